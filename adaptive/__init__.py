@@ -1,0 +1,3 @@
+"""adaptive"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+from dartnk.cli import main
+
+main()
