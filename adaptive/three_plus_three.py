@@ -36,11 +36,11 @@ _RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "too toxic: expand below",
-        "{y} of {n} with DLT at {cur}; {cur} is too toxic, {down} has 3 patients: treat 3 more",
+        "{y} of {n} with DLT at {cur}; {cur} is too toxic, {down} has 3: treat 3 more there",
     ),
     (
         "too toxic: MTD below",
-        "{y} of {n} with DLT at {cur}; {cur} is too toxic, {down} has 6 patients: {down} is the MTD",
+        "{y} of {n} with DLT at {cur}; {cur} is too toxic, {down} has 6: {down} is the MTD",
     ),
     (
         "too toxic at the lowest dose",

@@ -18,6 +18,7 @@ import json
 import math
 from functools import cached_property
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -88,7 +89,7 @@ class Schedule(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> Schedule:
         days = self.infusion_days
-        if not days or days[0] != 0 or any(b <= a for a, b in zip(days, days[1:], strict=False)):
+        if not days or days[0] != 0 or any(b <= a for a, b in pairwise(days)):
             raise ValueError(f"infusion_days must start at 0 and increase, got {list(days)}")
         if any(d >= 0 for d in self.lymphodepletion_days):
             raise ValueError(
@@ -137,7 +138,7 @@ class CRMSettings(_Section):
     @field_validator("skeleton")
     @classmethod
     def _increasing(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(value)):
             raise ValueError(f"skeleton must increase strictly, got {list(value)}")
         return value
 

@@ -141,7 +141,7 @@ def test_exact_oc_matches_simulation(true_tox):
     design = ThreePlusThree(5, start=1)
     p = np.array(true_tox)
     trials = 100_000
-    n, y, mtd = _simulate(design, p, trials, seed=20261125)
+    n, _, mtd = _simulate(design, p, trials, seed=20261125)
     oc = design.exact_oc(p)
     for dose in range(5):
         freq = np.mean(mtd == dose)
