@@ -4,7 +4,7 @@ Every design shares one batch method, ``decide``; ``recommend`` on one trial's d
 batch of one. Dose indices are 0-based; labels appear only in tables.
 """
 
-from ._base import BatchDecision, Decision, EscalationDesign, PatientData
+from ._base import BatchDecision, Decision, EscalationDesign, PatientData, PendingBatch
 from .three_plus_three import ExactOC, ThreePlusThree
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "EscalationDesign",
     "ExactOC",
     "PatientData",
+    "PendingBatch",
     "ThreePlusThree",
 ]

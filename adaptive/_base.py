@@ -17,7 +17,37 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["BatchDecision", "Decision", "EscalationDesign", "PatientData"]
+__all__ = ["BatchDecision", "Decision", "EscalationDesign", "PatientData", "PendingBatch"]
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    """Patients still inside the DLT window without a DLT, for TITE designs, per trial.
+
+    Padded to ``slots`` columns: a padded slot has ``mask`` False and weight 0, so it adds
+    nothing to a TITE likelihood (log(1 - 0 p) = 0).
+
+    Attributes
+    ----------
+    level : ndarray of int, shape (trials, slots)
+        0-based dose of each pending patient.
+    weight : ndarray of float, shape (trials, slots)
+        TITE weight w = min(1, follow-up / window) (Cheung and Chappell 2000).
+    mask : ndarray of bool, shape (trials, slots)
+        True for a real pending patient.
+    """
+
+    level: np.ndarray
+    weight: np.ndarray
+    mask: np.ndarray
+
+    def per_dose(self, n_doses: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pending patients and the sum of their weights per dose, shape (trials, doses)."""
+        trials = self.level.shape[0]
+        one_hot = (self.level[..., None] == np.arange(n_doses)) & self.mask[..., None]
+        count = one_hot.sum(axis=1)
+        weight_sum = np.einsum("tk,tkd->td", self.weight * self.mask, one_hot)
+        return count.reshape(trials, n_doses), weight_sum.reshape(trials, n_doses)
 
 
 @dataclass(frozen=True)
@@ -207,15 +237,26 @@ class EscalationDesign(ABC):
     rules: tuple[tuple[str, str], ...]
 
     @abstractmethod
-    def decide(self, n: np.ndarray, y: np.ndarray, current: np.ndarray) -> BatchDecision:
+    def decide(
+        self,
+        n: np.ndarray,
+        y: np.ndarray,
+        current: np.ndarray,
+        *,
+        pending: PendingBatch | None = None,
+    ) -> BatchDecision:
         """Decide for a batch of trials from completed-patient counts.
 
         Parameters
         ----------
         n, y : ndarray of int, shape (trials, doses)
-            Patients with complete DLT follow-up and their DLTs, per dose.
+            Patients whose DLT outcome is known (a DLT, or complete follow-up without
+            one) and their DLTs, per dose.
         current : ndarray of int, shape (trials,)
             0-based dose of the most recent cohort.
+        pending : PendingBatch, optional
+            Patients still inside the window without a DLT; only TITE designs use it
+            (other designs raise if it is given).
         """
 
     def _labels_or_default(self, labels: Sequence[str] | None) -> tuple[str, ...]:

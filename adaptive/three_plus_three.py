@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from ._base import BatchDecision, EscalationDesign
+from ._base import BatchDecision, EscalationDesign, PendingBatch
 
 __all__ = ["ExactOC", "ThreePlusThree"]
 
@@ -167,7 +167,14 @@ class ThreePlusThree(EscalationDesign):
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.n_doses, self.start, self.labels))
 
-    def decide(self, n: np.ndarray, y: np.ndarray, current: np.ndarray) -> BatchDecision:
+    def decide(
+        self,
+        n: np.ndarray,
+        y: np.ndarray,
+        current: np.ndarray,
+        *,
+        pending: PendingBatch | None = None,
+    ) -> BatchDecision:
         """Batch decision of the rules above.
 
         Parameters
@@ -176,6 +183,8 @@ class ThreePlusThree(EscalationDesign):
             Completed patients and DLTs per dose (at most 6 a dose).
         current : ndarray of int, shape (trials,)
             0-based dose of the most recent cohort.
+        pending : None
+            The 3+3 waits for complete follow-up; partial follow-up is not used.
 
         Returns
         -------
@@ -183,6 +192,8 @@ class ThreePlusThree(EscalationDesign):
             ``next_dose`` and ``mtd`` as floats with NaN for none; ``rule`` indexes
             :attr:`rules`.
         """
+        if pending is not None:
+            raise ValueError("the 3+3 uses complete follow-up only; pending must be None")
         n = np.asarray(n, dtype=np.int64)
         y = np.asarray(y, dtype=np.int64)
         cur = np.asarray(current, dtype=np.int64)
