@@ -228,13 +228,16 @@ class Decision:
 class EscalationDesign(ABC):
     """Base of every escalation design: one batch method, and ``recommend`` on top of it.
 
-    Subclasses implement :meth:`decide` on count arrays and describe their ``rules``; a
-    design whose likelihood uses partial follow-up (TITE) overrides :meth:`recommend`.
+    Subclasses implement :meth:`decide` on count arrays and describe their ``rules``. A
+    design with a DLT ``window`` (TITE) receives pending patients with their weights
+    w = min(1, follow-up / window); other designs wait when pending patients could change
+    the decision.
     """
 
     n_doses: int
     labels: tuple[str, ...]
     rules: tuple[tuple[str, str], ...]
+    window: float | None = None
 
     @abstractmethod
     def decide(
@@ -269,6 +272,13 @@ class EscalationDesign(ABC):
     def _estimates(self, n: np.ndarray, y: np.ndarray) -> pd.DataFrame | None:
         return None
 
+    def _explain(
+        self, batch: BatchDecision, n: np.ndarray, y: np.ndarray, current: int
+    ) -> list[tuple[str, str]]:
+        """The (rule, message) pairs behind a batch-of-one decision; designs with
+        posteriors override this to add the probabilities that decided."""
+        return [self._reason(int(batch.rule[0]), n, y, current)]
+
     def _reason(self, rule: int, n: np.ndarray, y: np.ndarray, current: int) -> tuple[str, str]:
         name, template = self.rules[rule]
         labels = self.labels
@@ -289,37 +299,48 @@ class EscalationDesign(ABC):
         """Next dose for one trial from its patients in enrolment order.
 
         ``followup`` holds days of DLT follow-up for patients still inside the window and
-        NaN/None for complete ones. Pending patients are resolved both ways (all without
-        DLT, all with DLT); if the two decisions agree the design decides now, otherwise
-        the decision is to wait.
+        NaN/None for complete ones. A TITE design (``window`` set) weighs pending patients
+        by w = min(1, follow-up / window). Any other design resolves pending patients
+        both ways (all without DLT, all with DLT): if the two decisions agree it decides
+        now, otherwise the decision is to wait.
         """
         data = PatientData.coerce(level, dlt, followup, self.n_doses)
         if data.level.size == 0:
             raise ValueError("no patients yet: the first cohort goes to the start dose")
         current = np.array([data.level[-1]])
-        n_none, y_none, n_pending = data.counts(self.n_doses, pending_as=0)
+        cur = int(current[0])
+        n_done, y_done, n_pending = data.counts(self.n_doses)
+        if self.window is not None:
+            weight = np.minimum(1.0, data.followup[data.pending] / self.window)
+            batch = PendingBatch(
+                level=data.level[data.pending][None, :],
+                weight=weight[None, :],
+                mask=np.ones((1, weight.size), dtype=bool),
+            )
+            chosen = self.decide(n_done[None], y_done[None], current, pending=batch)
+            reasons = self._explain(chosen, n_done, y_done, cur)
+            return _single(self, chosen, False, reasons, n_done, y_done, n_pending)
+        n_none, y_none, _ = data.counts(self.n_doses, pending_as=0)
         n_all, y_all, _ = data.counts(self.n_doses, pending_as=1)
         optimistic = self.decide(n_none[None, :], y_none[None, :], current)
         pessimistic = self.decide(n_all[None, :], y_all[None, :], current)
-        n_done, y_done, _ = data.counts(self.n_doses)
         wait = bool(n_pending.sum() > 0) and not _same(optimistic, pessimistic)
-        cur = int(current[0])
         if wait:
             chosen = self.decide(n_done[None], y_done[None], current)
-            best = self._reason(int(optimistic.rule[0]), n_none, y_none, cur)
-            worst = self._reason(int(pessimistic.rule[0]), n_all, y_all, cur)
+            best = self._explain(optimistic, n_none, y_none, cur)
+            worst = self._explain(pessimistic, n_all, y_all, cur)
             reasons = [
                 (
                     "pending",
                     f"{int(n_pending.sum())} patient(s) still inside the DLT window could "
                     f"change the decision; wait for their follow-up",
                 ),
-                ("if no pending patient has a DLT", f"{best[0]}: {best[1]}"),
-                ("if every pending patient has a DLT", f"{worst[0]}: {worst[1]}"),
+                *[("if no pending patient has a DLT", f"{r}: {m}") for r, m in best],
+                *[("if every pending patient has a DLT", f"{r}: {m}") for r, m in worst],
             ]
         else:
             chosen = optimistic
-            reasons = [self._reason(int(chosen.rule[0]), n_none, y_none, cur)]
+            reasons = self._explain(chosen, n_none, y_none, cur)
         return _single(self, chosen, wait, reasons, n_done, y_done, n_pending)
 
 
