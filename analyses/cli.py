@@ -1,0 +1,204 @@
+"""The ``dartnk`` command line.
+
+Bad input anywhere (files, protocol, arguments) exits with code 2 and one line per problem
+on standard error, no traceback and nothing written; an unexpected internal error exits
+with code 1 and one line, with a hint to rerun with ``--debug`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import tempfile
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import click
+import typer
+
+from dartnk import __version__
+
+from ._console import err_console, out_console, print_frame
+from .errors import InputError
+from .protocol import Protocol, load_protocol
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="dartnk",
+    help="Bayesian adaptive design analysis for the DART-NK-SCLC Phase 1/2 trial.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ProtocolOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--protocol",
+        help="Protocol YAML file (default: the embedded DART-NK-SCLC protocol).",
+        dir_okay=False,
+    ),
+]
+CutoffOption = Annotated[
+    int | None,
+    typer.Option(
+        "--cutoff",
+        help="Data cut-off study day (default: the latest day recorded in the data).",
+        min=0,
+    ),
+]
+
+
+class TableFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+def _guarded(command: F) -> F:
+    """Turn input errors into exit 2 and internal errors into exit 1, without tracebacks."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool((ctx.find_root().obj or {}).get("debug"))
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            console = err_console()
+            for line in error.problems:
+                console.print(f"error: {line}", markup=False)
+            raise typer.Exit(2) from None
+        except (typer.Exit, click.exceptions.ClickException):
+            raise
+        except Exception as error:
+            if debug:
+                raise
+            err_console().print(
+                f"internal error: {type(error).__name__}: {error} "
+                f"(rerun with --debug for the traceback)",
+                markup=False,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dartnk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of internal errors.")
+    ] = False,
+) -> None:
+    """Bayesian adaptive design analysis for the DART-NK-SCLC Phase 1/2 trial."""
+    ctx.obj = {"debug": debug}
+
+
+def _protocol(path: Path | None) -> Protocol:
+    return load_protocol(path)
+
+
+@app.command("protocol")
+@_guarded
+def protocol_command(
+    protocol: ProtocolOption = None,
+    as_table: Annotated[
+        bool, typer.Option("--table", help="One row per setting instead of YAML.")
+    ] = False,
+) -> None:
+    """Print the protocol in force (every setting, defaults included) and its hash."""
+    p = _protocol(protocol)
+    if as_table:
+        print_frame(p.summary(), title=f"{p.name} protocol")
+    else:
+        sys.stdout.write(p.to_yaml())
+    sys.stdout.write(f"# content hash: {p.content_hash}\n")
+
+
+@app.command("example-data")
+@_guarded
+def example_data_command(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the example tables into.")],
+    table_format: Annotated[
+        TableFormat, typer.Option("--format", help="File format of the tables.")
+    ] = TableFormat.csv,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace table files already in the folder.")
+    ] = False,
+) -> None:
+    """Write the embedded example data cut (a Phase 1 interim) as one file per table."""
+    from .example_data import write_example_data
+
+    written = write_example_data(directory, format=table_format.value, overwrite=overwrite)
+    out_console().print(f"wrote {len(written)} tables to {directory}", markup=False)
+
+
+def _print_trial(trial: Any) -> None:
+    console = out_console()
+    print_frame(
+        trial.summary(),
+        title=f"{trial.protocol.name} at cut-off study day {trial.cutoff}: "
+        f"patients, DLTs, pending and responses per arm and dose",
+        console=console,
+    )
+    for line in trial.warnings:
+        err_console().print(f"warning: {line}", markup=False)
+
+
+@app.command("validate")
+@_guarded
+def validate_command(
+    directory: Annotated[Path, typer.Argument(help="Folder of trial tables (CSV or Parquet).")],
+    cutoff: CutoffOption = None,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Validate a data cut and print patients, DLTs, pending and responses per arm and dose."""
+    from .trial import load_trial
+
+    trial = load_trial(directory, protocol=_protocol(protocol), cutoff=cutoff)
+    _print_trial(trial)
+
+
+@app.command("data-dictionary")
+@_guarded
+def data_dictionary_command() -> None:
+    """Print the data dictionary of the seven trial tables (Markdown)."""
+    from .tables import data_dictionary_markdown
+
+    sys.stdout.write(data_dictionary_markdown())
+
+
+@app.command("demo")
+@_guarded
+def demo_command(protocol: ProtocolOption = None) -> None:
+    """Write the example data cut to a temporary folder and analyse it."""
+    from .example_data import write_example_data
+    from .trial import load_trial
+
+    with tempfile.TemporaryDirectory(prefix="dartnk-demo-") as tmp:
+        folder = Path(tmp) / "example"
+        write_example_data(folder)
+        out_console().print(f"example data cut written to a temporary folder: {folder.name}/")
+        trial = load_trial(folder, protocol=_protocol(protocol))
+        _print_trial(trial)
+
+
+def main() -> None:
+    """Entry point of the ``dartnk`` console script."""
+    app()
