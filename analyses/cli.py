@@ -11,7 +11,7 @@ import functools
 import sys
 import tempfile
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -55,7 +55,7 @@ CutoffOption = Annotated[
 ]
 
 
-class TableFormat(str, Enum):
+class TableFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
 
