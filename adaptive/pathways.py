@@ -1,0 +1,244 @@
+"""Decision tables and dose-transition pathways for any escalation design.
+
+Both are built on the design's own batch method, so what a safety committee reads is the
+rule the trial runs. References: Yap C, Billingham LJ, Cheung YK, Craddock C,
+O'Quigley J (2017). Dose transition pathways: the missing link between complex
+dose-finding designs and simple decision-making. Clinical Cancer Research 23:7440-7447.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._base import EscalationDesign, PatientData
+
+__all__ = ["Pathways", "decision_table", "dose_transition_pathways"]
+
+
+def _action(current: int, next_dose: float, stop: bool, mtd: float, labels: Sequence[str]) -> str:
+    if stop:
+        return "stop, no MTD" if np.isnan(mtd) else f"stop, MTD {labels[int(mtd)]}"
+    target = int(next_dose)
+    if target > current:
+        return f"escalate to {labels[target]}"
+    if target < current:
+        return f"de-escalate to {labels[target]}"
+    return f"stay at {labels[target]}"
+
+
+def decision_table(
+    design: EscalationDesign, *, dose: int | None = None, max_n: int = 12
+) -> pd.DataFrame:
+    """The design's decision for every n (1..max_n) and number of DLTs at one dose.
+
+    All patients are at ``dose`` (0-based; default the design's start dose) and no other
+    dose has been tried, with complete follow-up. For the 3+3 only n = 3 and 6 are
+    reachable; other rows show what the rule does with an incomplete cohort.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``n``, ``dlt``, ``decision`` (words), ``next_dose`` (label or empty),
+        ``stop``, ``mtd`` (label or empty), ``rule``.
+    """
+    d = getattr(design, "start", 0) if dose is None else int(dose)
+    if not 0 <= d < design.n_doses:
+        raise ValueError(f"dose {d} is outside 0..{design.n_doses - 1} (0-based)")
+    ns, ys = zip(*[(n, y) for n in range(1, max_n + 1) for y in range(n + 1)], strict=True)
+    n = np.zeros((len(ns), design.n_doses), dtype=np.int64)
+    y = np.zeros_like(n)
+    n[:, d] = ns
+    y[:, d] = ys
+    current = np.full(len(ns), d)
+    decision = design.decide(n, y, current)
+    labels = design.labels
+    rows = []
+    for i in range(len(ns)):
+        stop = bool(decision.stop[i])
+        rows.append(
+            {
+                "n": ns[i],
+                "dlt": ys[i],
+                "decision": _action(d, decision.next_dose[i], stop, decision.mtd[i], labels),
+                "next_dose": None if stop else labels[int(decision.next_dose[i])],
+                "stop": stop,
+                "mtd": None if np.isnan(decision.mtd[i]) else labels[int(decision.mtd[i])],
+                "rule": design.rules[int(decision.rule[i])][0],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Pathways:
+    """Dose-transition pathways: one row per node of the tree of future cohorts.
+
+    ``nodes`` columns: ``node``, ``parent`` (None for the root), ``cohort`` (0 for the
+    current data), ``dose`` (label of the cohort's dose), ``dlt`` (DLTs in that cohort),
+    ``path`` (the outcomes so far, e.g. ``DL2 0/3 > DL3 1/3``), ``decision`` (what the
+    design does next), ``next_dose`` (label), ``stop``, ``mtd``.
+    """
+
+    design: str
+    cohort_size: int
+    nodes: pd.DataFrame
+
+    def summary(self) -> pd.DataFrame:
+        """The node table (the single source of every rendering)."""
+        return self.nodes
+
+    def leaves(self) -> pd.DataFrame:
+        """One row per complete pathway (nodes with no children)."""
+        parents = set(self.nodes["parent"].dropna().astype(int))
+        return self.nodes[~self.nodes["node"].isin(parents)].reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        table = self.nodes[["cohort", "path", "decision"]]
+        return f"Dose-transition pathways of {self.design}\n{table.to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>Dose-transition pathways of {html.escape(self.design)}</p>" + self.nodes[
+            ["cohort", "path", "decision"]
+        ].to_html(index=False)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the tree: cohorts left to right, one leaf per row, decisions as labels."""
+        import matplotlib.pyplot as plt
+
+        nodes = self.nodes
+        leaves = self.leaves()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(3 + 3 * nodes["cohort"].max(), 0.35 * len(leaves) + 1))
+        ypos: dict[int, float] = {}
+        for i, node in enumerate(leaves["node"]):
+            ypos[int(node)] = float(-i)
+        for node in nodes.sort_values("cohort", ascending=False).itertuples():
+            if node.node not in ypos:
+                children = nodes.loc[nodes["parent"] == node.node, "node"]
+                ypos[node.node] = float(np.mean([ypos[int(c)] for c in children]))
+        for node in nodes.itertuples():
+            x, yv = node.cohort, ypos[node.node]
+            if node.parent is not None and not pd.isna(node.parent):
+                parent = int(node.parent)
+                px = nodes.loc[nodes["node"] == parent, "cohort"].iloc[0]
+                ax.plot([px, x], [ypos[parent], yv], color="0.6", lw=0.8)
+            label = (
+                node.decision if node.cohort == 0 else f"{node.dose} {node.dlt}: {node.decision}"
+            )
+            ax.annotate(label, (x, yv), fontsize=7, va="center", ha="left")
+        ax.set_xlim(-0.2, nodes["cohort"].max() + 1.2)
+        ax.set_xticks(range(int(nodes["cohort"].max()) + 1))
+        ax.set_xlabel("cohort")
+        ax.set_yticks([])
+        ax.set_title(f"Dose-transition pathways: {self.design}", fontsize=9)
+        return ax
+
+
+def dose_transition_pathways(
+    design: EscalationDesign,
+    level: Sequence[int] | np.ndarray = (),
+    dlt: Sequence[int] | np.ndarray = (),
+    *,
+    cohorts: int = 2,
+    cohort_size: int = 3,
+) -> Pathways:
+    """Every outcome of the next ``cohorts`` cohorts and the design's decision after each.
+
+    Starts from one trial's completed data (``level``, ``dlt`` in enrolment order, 0-based
+    doses; empty for a trial not yet started, whose first cohort goes to the design's
+    start dose). Each cohort of ``cohort_size`` patients at the dose the design chose has
+    0..cohort_size DLTs; a branch ends where the design stops. All nodes of one cohort are
+    decided in one batch call.
+    """
+    if cohorts < 1 or cohort_size < 1:
+        raise ValueError("cohorts and cohort_size must be at least 1")
+    data = PatientData.coerce(level, dlt, None, design.n_doses)
+    n0, y0, _ = data.counts(design.n_doses)
+    labels = design.labels
+    start = getattr(design, "start", 0)
+    if data.level.size:
+        cur0 = int(data.level[-1])
+        root = design.decide(n0[None], y0[None], np.array([cur0]))
+        next0, stop0, mtd0 = root.next_dose[0], bool(root.stop[0]), root.mtd[0]
+        root_decision = _action(cur0, next0, stop0, mtd0, labels)
+    else:
+        cur0, next0, stop0, mtd0 = start, float(start), False, np.nan
+        root_decision = f"start at {labels[start]}"
+    rows = [_node_row(0, None, 0, None, None, "now", root_decision, next0, stop0, mtd0, labels)]
+    frontier = [(0, n0, y0, next0, stop0, "")]
+    node_id = 1
+    for cohort in range(1, cohorts + 1):
+        children = []
+        for parent, n, y, nxt, stop, path in frontier:
+            if stop:
+                continue
+            d = int(nxt)
+            for k in range(cohort_size + 1):
+                cn, cy = n.copy(), y.copy()
+                cn[d] += cohort_size
+                cy[d] += k
+                step = f"{labels[d]} {k}/{cohort_size}"
+                children.append((parent, cn, cy, d, f"{path} > {step}" if path else step, k))
+        if not children:
+            break
+        decision = design.decide(
+            np.array([c[1] for c in children]),
+            np.array([c[2] for c in children]),
+            np.array([c[3] for c in children]),
+        )
+        frontier = []
+        for i, (parent, cn, cy, d, path, k) in enumerate(children):
+            stop = bool(decision.stop[i])
+            words = _action(d, decision.next_dose[i], stop, decision.mtd[i], labels)
+            rows.append(
+                _node_row(
+                    node_id,
+                    parent,
+                    cohort,
+                    labels[d],
+                    f"{k}/{cohort_size}",
+                    path,
+                    words,
+                    decision.next_dose[i],
+                    stop,
+                    decision.mtd[i],
+                    labels,
+                )
+            )
+            frontier.append((node_id, cn, cy, decision.next_dose[i], stop, path))
+            node_id += 1
+    return Pathways(design=repr(design), cohort_size=cohort_size, nodes=pd.DataFrame(rows))
+
+
+def _node_row(
+    node: int,
+    parent: int | None,
+    cohort: int,
+    dose: str | None,
+    dlt: str | None,
+    path: str,
+    decision: str,
+    next_dose: float,
+    stop: bool,
+    mtd: float,
+    labels: Sequence[str],
+) -> dict[str, Any]:
+    return {
+        "node": node,
+        "parent": parent,
+        "cohort": cohort,
+        "dose": dose,
+        "dlt": dlt,
+        "path": path,
+        "decision": decision,
+        "next_dose": None if stop or np.isnan(next_dose) else labels[int(next_dose)],
+        "stop": stop,
+        "mtd": None if np.isnan(mtd) else labels[int(mtd)],
+    }
