@@ -2,7 +2,10 @@
 
 from .derive import best_overall_response, default_cutoff, derive_patients, expansion_summary
 from .errors import InputError
+from .example_data import example_data, write_example_data
+from .generator import generate_trial
 from .protocol import Protocol, ProtocolError, default_protocol, load_protocol
+from .scenario import Scenario, ScenarioError, default_scenario, load_scenario
 from .tables import (
     OPTIONAL_TABLES,
     REQUIRED_TABLES,
@@ -24,6 +27,8 @@ __all__ = [
     "InputError",
     "Protocol",
     "ProtocolError",
+    "Scenario",
+    "ScenarioError",
     "TrialData",
     "ValidatedTables",
     "best_overall_response",
@@ -31,11 +36,16 @@ __all__ = [
     "data_dictionary_markdown",
     "default_cutoff",
     "default_protocol",
+    "default_scenario",
     "derive_patients",
+    "example_data",
     "expansion_summary",
+    "generate_trial",
     "load_protocol",
+    "load_scenario",
     "load_trial",
     "table_schema",
     "table_schemas",
     "validate_tables",
+    "write_example_data",
 ]

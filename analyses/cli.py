@@ -20,7 +20,7 @@ import typer
 
 from dartnk import __version__
 
-from ._console import err_console, out_console, print_frame
+from ._console import out_console, print_frame
 from .errors import InputError
 from .protocol import Protocol, load_protocol
 
@@ -65,24 +65,21 @@ def _guarded(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool((ctx.find_root().obj or {}).get("debug"))
+        ctx = click.get_current_context(silent=True)
+        debug = ctx is not None and bool((ctx.find_root().obj or {}).get("debug"))
         try:
             return command(*args, **kwargs)
         except InputError as error:
-            console = err_console()
-            for line in error.problems:
-                console.print(f"error: {line}", markup=False)
+            sys.stderr.write("".join(f"error: {line}\n" for line in error.problems))
             raise typer.Exit(2) from None
         except (typer.Exit, click.exceptions.ClickException):
             raise
         except Exception as error:
             if debug:
                 raise
-            err_console().print(
+            sys.stderr.write(
                 f"internal error: {type(error).__name__}: {error} "
-                f"(rerun with --debug for the traceback)",
-                markup=False,
+                f"(rerun with --debug for the traceback)\n"
             )
             raise typer.Exit(1) from None
 
@@ -157,8 +154,7 @@ def _print_trial(trial: Any) -> None:
         f"patients, DLTs, pending and responses per arm and dose",
         console=console,
     )
-    for line in trial.warnings:
-        err_console().print(f"warning: {line}", markup=False)
+    sys.stderr.write("".join(f"warning: {line}\n" for line in trial.warnings))
 
 
 @app.command("validate")
