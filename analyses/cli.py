@@ -138,11 +138,46 @@ def example_data_command(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace table files already in the folder.")
     ] = False,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            help="Simulate a new trial with this seed instead of writing the shipped cut.",
+        ),
+    ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option("--scenario", dir_okay=False, help="Scenario YAML for a simulated trial."),
+    ] = None,
+    cutoff: CutoffOption = None,
+    phase2: Annotated[
+        bool, typer.Option("--phase2", help="Simulate the Phase 2 expansion as well.")
+    ] = False,
+    protocol: ProtocolOption = None,
 ) -> None:
-    """Write the embedded example data cut (a Phase 1 interim) as one file per table."""
-    from .example_data import write_example_data
+    """Write the embedded example data cut (a Phase 1 interim), one file per table.
 
-    written = write_example_data(directory, format=table_format.value, overwrite=overwrite)
+    With --seed (or --scenario, --cutoff, --phase2, --protocol) a new trial is simulated
+    under the protocol's 3+3 instead.
+    """
+    from .example_data import write_example_data, write_tables
+
+    simulate = any(v is not None for v in (seed, scenario, cutoff, protocol)) or phase2
+    if simulate:
+        from .generator import generate_trial
+        from .scenario import load_scenario
+
+        tables = generate_trial(
+            _protocol(protocol),
+            load_scenario(scenario),
+            seed=0 if seed is None else seed,
+            cutoff=cutoff,
+            include_phase2=phase2,
+        )
+        written = write_tables(tables, directory, format=table_format.value, overwrite=overwrite)
+    else:
+        written = write_example_data(directory, format=table_format.value, overwrite=overwrite)
     out_console().print(f"wrote {len(written)} tables to {directory}", markup=False)
 
 
@@ -173,11 +208,11 @@ def validate_command(
 
 @app.command("data-dictionary")
 @_guarded
-def data_dictionary_command() -> None:
+def data_dictionary_command(protocol: ProtocolOption = None) -> None:
     """Print the data dictionary of the seven trial tables (Markdown)."""
     from .tables import data_dictionary_markdown
 
-    sys.stdout.write(data_dictionary_markdown())
+    sys.stdout.write(data_dictionary_markdown(_protocol(protocol)))
 
 
 @app.command("demo")
