@@ -58,7 +58,7 @@ OFF_STUDY_REASONS: tuple[str, ...] = (
 RESPONSE_CODES: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NE")
 PK_MAX_COPIES_PER_UG = 1e6
 
-_DTYPES = {"string": str, "integer": "Int64", "number": "float64", "boolean": "boolean"}
+_DTYPES = {"string": object, "integer": "Int64", "number": "float64", "boolean": "boolean"}
 _NOUNS = {
     "string": "text",
     "integer": "an integer",
