@@ -1,0 +1,24 @@
+"""The README's Python example runs as printed."""
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_python_example_runs(capsys):
+    block = re.search(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert block is not None
+    exec(compile(block.group(1), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "treat next cohort at" in printed or "stop" in printed or "wait" in printed
+    assert "3+3 exact operating characteristics" in printed
+
+
+def test_quickstart_has_exactly_two_commands():
+    text = README.read_text(encoding="utf-8")
+    quickstart = text.split("## Quickstart", 1)[1].split("## ", 1)[0]
+    commands = re.search(r"```bash\n(.*?)```", quickstart, re.S).group(1).strip().splitlines()
+    assert len(commands) == 2
+    assert commands[0].endswith("dartnk demo")
+    assert commands[1].endswith("pytest")
