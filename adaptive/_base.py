@@ -142,6 +142,15 @@ class PatientData:
         """Patients without a DLT whose follow-up is still running."""
         return (self.dlt == 0) & np.isfinite(self.followup)
 
+    def pending_batch(self, window: float) -> PendingBatch:
+        """Pending patients as a batch of one, with TITE weight w = min(1, follow-up / window)."""
+        weight = np.minimum(1.0, self.followup[self.pending] / window)
+        return PendingBatch(
+            level=self.level[self.pending][None, :],
+            weight=weight[None, :],
+            mask=np.ones((1, weight.size), dtype=bool),
+        )
+
     def counts(self, n_doses: int, *, pending_as: int | None = None) -> tuple[np.ndarray, ...]:
         """Patients, DLTs and pending patients per dose.
 
@@ -230,14 +239,16 @@ class EscalationDesign(ABC):
 
     Subclasses implement :meth:`decide` on count arrays and describe their ``rules``. A
     design with a DLT ``window`` (TITE) receives pending patients with their weights
-    w = min(1, follow-up / window); other designs wait when pending patients could change
-    the decision.
+    w = min(1, follow-up / window), and waits when its decision is one of ``wait_rules``
+    (e.g. TITE-BOIN's accrual suspension); other designs wait when pending patients could
+    change the decision.
     """
 
     n_doses: int
     labels: tuple[str, ...]
     rules: tuple[tuple[str, str], ...]
     window: float | None = None
+    wait_rules: frozenset[int] = frozenset()
 
     @abstractmethod
     def decide(
@@ -271,6 +282,24 @@ class EscalationDesign(ABC):
 
     def _estimates(self, n: np.ndarray, y: np.ndarray) -> pd.DataFrame | None:
         return None
+
+    def _summary_estimates(
+        self, batch: BatchDecision, n: np.ndarray, y: np.ndarray
+    ) -> pd.DataFrame | None:
+        """Per-dose estimates for the summary of the batch-of-one decision ``batch``: by
+        default :meth:`_estimates` of the counts; a TITE design overrides this to include
+        the pending patients its decision used."""
+        return self._estimates(n, y)
+
+    def _decide_options(self, data: PatientData, pending_as: int | None) -> dict[str, np.ndarray]:
+        """Keyword arguments of :meth:`decide` beyond the counts, for a batch of one.
+
+        A design whose rules read the order of patients (e.g. coherence: was there a DLT in
+        the most recent cohort) derives them here from the patient data; ``pending_as``
+        says how pending patients were resolved for the counts (None: left out, 0: no DLT,
+        1: DLT). None by default.
+        """
+        return {}
 
     def _explain(
         self, batch: BatchDecision, n: np.ndarray, y: np.ndarray, current: int
@@ -311,22 +340,24 @@ class EscalationDesign(ABC):
         cur = int(current[0])
         n_done, y_done, n_pending = data.counts(self.n_doses)
         if self.window is not None:
-            weight = np.minimum(1.0, data.followup[data.pending] / self.window)
-            batch = PendingBatch(
-                level=data.level[data.pending][None, :],
-                weight=weight[None, :],
-                mask=np.ones((1, weight.size), dtype=bool),
-            )
-            chosen = self.decide(n_done[None], y_done[None], current, pending=batch)
+            batch = data.pending_batch(self.window)
+            options = self._decide_options(data, None)
+            chosen = self.decide(n_done[None], y_done[None], current, pending=batch, **options)
             reasons = self._explain(chosen, n_done, y_done, cur)
-            return _single(self, chosen, False, reasons, n_done, y_done, n_pending)
+            wait = int(chosen.rule[0]) in self.wait_rules
+            return _single(self, chosen, wait, reasons, n_done, y_done, n_pending)
         n_none, y_none, _ = data.counts(self.n_doses, pending_as=0)
         n_all, y_all, _ = data.counts(self.n_doses, pending_as=1)
-        optimistic = self.decide(n_none[None, :], y_none[None, :], current)
-        pessimistic = self.decide(n_all[None, :], y_all[None, :], current)
+        optimistic = self.decide(
+            n_none[None, :], y_none[None, :], current, **self._decide_options(data, 0)
+        )
+        pessimistic = self.decide(
+            n_all[None, :], y_all[None, :], current, **self._decide_options(data, 1)
+        )
         wait = bool(n_pending.sum() > 0) and not _same(optimistic, pessimistic)
         if wait:
-            chosen = self.decide(n_done[None], y_done[None], current)
+            options = self._decide_options(data, None)
+            chosen = self.decide(n_done[None], y_done[None], current, **options)
             best = self._explain(optimistic, n_none, y_none, cur)
             worst = self._explain(pessimistic, n_all, y_all, cur)
             reasons = [
@@ -375,5 +406,5 @@ def _single(
         dlt_at_dose=y,
         pending_at_dose=pending,
         admissible=batch.admissible[0],
-        estimates=design._estimates(n, y),
+        estimates=design._summary_estimates(batch, n, y),
     )

@@ -154,8 +154,9 @@ def dose_transition_pathways(
     Starts from one trial's completed data (``level``, ``dlt`` in enrolment order, 0-based
     doses; empty for a trial not yet started, whose first cohort goes to the design's
     start dose). Each cohort of ``cohort_size`` patients at the dose the design chose has
-    0..cohort_size DLTs; a branch ends where the design stops. All nodes of one cohort are
-    decided in one batch call.
+    0..cohort_size DLTs; a branch ends where the design stops. A dose holding an
+    incomplete cohort (say 4 patients with cohorts of 3) first receives the patients that
+    complete it. All nodes of one cohort are decided in one batch call.
     """
     if cohorts < 1 or cohort_size < 1:
         raise ValueError("cohorts and cohort_size must be at least 1")
@@ -180,12 +181,13 @@ def dose_transition_pathways(
             if stop:
                 continue
             d = int(nxt)
-            for k in range(cohort_size + 1):
+            size = cohort_size - int(n[d]) % cohort_size
+            for k in range(size + 1):
                 cn, cy = n.copy(), y.copy()
-                cn[d] += cohort_size
+                cn[d] += size
                 cy[d] += k
-                step = f"{labels[d]} {k}/{cohort_size}"
-                children.append((parent, cn, cy, d, f"{path} > {step}" if path else step, k))
+                step = f"{labels[d]} {k}/{size}"
+                children.append((parent, cn, cy, d, f"{path} > {step}" if path else step, k, size))
         if not children:
             break
         decision = design.decide(
@@ -194,7 +196,7 @@ def dose_transition_pathways(
             np.array([c[3] for c in children]),
         )
         frontier = []
-        for i, (parent, cn, cy, d, path, k) in enumerate(children):
+        for i, (parent, cn, cy, d, path, k, size) in enumerate(children):
             stop = bool(decision.stop[i])
             words = _action(d, decision.next_dose[i], stop, decision.mtd[i], labels)
             rows.append(
@@ -203,7 +205,7 @@ def dose_transition_pathways(
                     parent,
                     cohort,
                     labels[d],
-                    f"{k}/{cohort_size}",
+                    f"{k}/{size}",
                     path,
                     words,
                     decision.next_dose[i],

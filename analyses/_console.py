@@ -39,7 +39,9 @@ def _cell(value: object) -> str:
 def print_frame(frame: pd.DataFrame, *, title: str | None = None, console: Console | None = None):
     """Print a DataFrame as a rich table: one column per field, numbers right-aligned."""
     console = console or out_console()
-    table = Table(title=title, title_justify="left", show_lines=False)
+    if title:
+        console.print(title, markup=False, soft_wrap=True)
+    table = Table(show_lines=False)
     for name in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(
             frame[name]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import click
+import numpy as np
 import typer
 
 from dartnk import __version__
@@ -204,6 +205,99 @@ def validate_command(
 
     trial = load_trial(directory, protocol=_protocol(protocol), cutoff=cutoff)
     _print_trial(trial)
+
+
+DesignOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--design",
+        help="Design to apply (repeatable): 3+3, CRM, TITE-CRM, BOIN, TITE-BOIN, BLRM, "
+        "TITE-BLRM. Default: all but TITE-BLRM.",
+    ),
+]
+
+
+@app.command("recommend")
+@_guarded
+def recommend_command(
+    directory: Annotated[Path, typer.Argument(help="Folder of trial tables (CSV or Parquet).")],
+    design: DesignOption = None,
+    cutoff: CutoffOption = None,
+    arm: Annotated[
+        list[str] | None, typer.Option("--arm", help="Arm (construct id), repeatable.")
+    ] = None,
+    brief: Annotated[
+        bool, typer.Option("--brief", help="Only the decisions, without per-dose tables.")
+    ] = False,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Next dose per arm under the protocol's 3+3 and each model-based alternative."""
+    from .recommendation import recommend
+    from .trial import load_trial
+
+    trial = load_trial(directory, protocol=_protocol(protocol), cutoff=cutoff)
+    result = recommend(trial, design, arms=arm)
+    console = out_console()
+    summary = result.summary()
+    for arm_id, rows in summary.groupby("arm", sort=False):
+        product = trial.protocol.construct(str(arm_id)).product
+        print_frame(
+            rows.drop(columns=["arm", "reasons"]),
+            title=f"Arm {arm_id} ({product}) at cut-off study day {result.cutoff}",
+            console=console,
+        )
+        if brief:
+            continue
+        for _, name, decision in (d for d in result.decisions if d[0] == arm_id):
+            console.print(f"{name}: {decision.action}", markup=False)
+            for rule, text in decision.reasons:
+                console.print(f"  - {rule}: {text}", markup=False)
+            print_frame(decision.summary(), console=console)
+
+
+@app.command("pathways")
+@_guarded
+def pathways_command(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Folder of trial tables; omit to start from an empty arm."),
+    ] = None,
+    design: Annotated[str, typer.Option("--design", help="Design name, e.g. 3+3 or BOIN.")] = "3+3",
+    cohorts: Annotated[int, typer.Option("--cohorts", min=1, max=4)] = 2,
+    arm: Annotated[str | None, typer.Option("--arm", help="Arm (construct id).")] = None,
+    cutoff: CutoffOption = None,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Dose-transition pathways: every outcome of the next cohorts and the decision after
+    each (Yap et al. 2017)."""
+    from dartnk.adaptive.pathways import dose_transition_pathways
+
+    from .designs import build_design
+
+    p = _protocol(protocol)
+    chosen = build_design(p, design)
+    level: list[int] = []
+    dlt: list[int] = []
+    origin = "an arm with no patients"
+    if directory is not None:
+        from .trial import load_trial
+
+        trial = load_trial(directory, protocol=p, cutoff=cutoff)
+        arm_id = arm or p.construct_ids[0]
+        if arm_id not in p.construct_ids:
+            raise InputError(f"arm {arm_id!r} is not a construct of the protocol")
+        data = trial.escalation_data(arm_id)
+        complete = ~(data.dlt == 0) | ~np.isfinite(data.followup)
+        level = data.level[complete].tolist()
+        dlt = data.dlt[complete].tolist()
+        origin = f"arm {arm_id} at cut-off study day {trial.cutoff} (completed patients)"
+    pathways = dose_transition_pathways(
+        chosen, level, dlt, cohorts=cohorts, cohort_size=p.phase1.cohort_size
+    )
+    print_frame(
+        pathways.summary()[["cohort", "path", "decision"]],
+        title=f"Dose-transition pathways of {design} from {origin}",
+    )
 
 
 @app.command("data-dictionary")

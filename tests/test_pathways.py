@@ -1,0 +1,78 @@
+"""Decision tables and dose-transition pathways (Yap et al. 2017) on the batch method."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+from dartnk.adaptive import ThreePlusThree
+from dartnk.adaptive.pathways import decision_table, dose_transition_pathways
+
+matplotlib.use("Agg")
+
+LABELS = ("DL-1", "DL1", "DL2", "DL3", "DL4")
+
+
+@pytest.fixture()
+def design():
+    return ThreePlusThree(5, start=1, labels=LABELS)
+
+
+@pytest.mark.parametrize(
+    ("n", "dlt", "decision"),
+    [
+        (3, 0, "escalate to DL2"),
+        (3, 1, "stay at DL1"),
+        (3, 2, "de-escalate to DL-1"),
+        (3, 3, "de-escalate to DL-1"),
+        (6, 0, "escalate to DL2"),
+        (6, 1, "escalate to DL2"),
+        (6, 2, "de-escalate to DL-1"),
+        (6, 6, "de-escalate to DL-1"),
+    ],
+)
+def test_three_plus_three_decision_table(design, n, dlt, decision):
+    table = decision_table(design, max_n=6)
+    row = table[(table.n == n) & (table.dlt == dlt)]
+    assert row["decision"].item() == decision
+
+
+def test_decision_table_covers_every_n_and_dlt(design):
+    table = decision_table(design, max_n=6)
+    assert len(table) == sum(n + 1 for n in range(1, 7))
+
+
+def test_pathways_from_an_empty_arm_enumerate_every_outcome(design):
+    pathways = dose_transition_pathways(design, cohorts=2)
+    nodes = pathways.summary()
+    assert (nodes.cohort == 1).sum() == 4
+    assert (nodes.cohort == 2).sum() == 16
+    assert len(pathways.leaves()) == 16
+    first = nodes[nodes.cohort == 1].set_index("dlt")["decision"]
+    table = decision_table(design, max_n=3).query("n == 3").set_index("dlt")["decision"]
+    for k in range(4):
+        assert first[f"{k}/3"] == table[k]
+
+
+def test_branches_end_where_the_design_stops(design):
+    pathways = dose_transition_pathways(design, [1, 1, 1, 2, 2, 2], [0, 0, 0, 1, 1, 0], cohorts=2)
+    nodes = pathways.summary()
+    stopped = nodes[nodes.stop]
+    assert list(stopped["mtd"].fillna("none")) == ["DL1", "DL1"] + ["none"] * 4
+    assert not (nodes["parent"].isin(stopped["node"])).any()
+
+
+def test_an_incomplete_cohort_is_completed_first(design):
+    pathways = dose_transition_pathways(design, [1, 1, 1, 2, 2, 2, 2], [0, 0, 0, 0, 1, 0, 0])
+    first = pathways.summary().query("cohort == 1")
+    assert list(first["dlt"]) == ["0/2", "1/2", "2/2"]
+    assert list(first["decision"]) == [
+        "escalate to DL3",
+        "de-escalate to DL1",
+        "de-escalate to DL1",
+    ]
+
+
+def test_pathways_plot(design):
+    ax = dose_transition_pathways(design, cohorts=2).plot()
+    assert len(ax.texts) == 21
+    assert np.isclose(ax.get_xlim()[0], -0.2)
