@@ -1,20 +1,15 @@
 """BOIN and TITE-BOIN: published boundaries, rules, MTD selection, operating characteristics."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from _reference import PUBLISHED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dartnk.adaptive import BOIN, PendingBatch
 
-PUBLISHED = json.loads(
-    (Path(__file__).resolve().parents[2] / "shared" / "reference" / "published.json").read_text()
-)
 LABELS = ["DL-1", "DL1", "DL2", "DL3", "DL4"]
 NAN = float("nan")
 

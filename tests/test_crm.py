@@ -1,11 +1,9 @@
 """CRM and TITE-CRM: dfcrm's published example, the grid against adaptive quadrature,
 the batch method against the one-trial path, safety rules, and skeleton calibration."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _reference import PUBLISHED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
@@ -13,9 +11,7 @@ from scipy import integrate, optimize, special, stats
 from dartnk.adaptive import CRM, CRMFit, PendingBatch, calibrate_skeleton
 from dartnk.adaptive._quadrature import gauss_legendre, tail_weights
 
-REFERENCE = json.loads(
-    (Path(__file__).resolve().parents[2] / "shared" / "reference" / "published.json").read_text()
-)["dfcrm_crm_doc_example"]
+REFERENCE = PUBLISHED["dfcrm_crm_doc_example"]
 SKELETON = (0.05, 0.12, 0.20, 0.30, 0.40)
 LABELS = ("DL-1", "DL1", "DL2", "DL3", "DL4")
 Z90 = stats.norm.ppf(0.95)
