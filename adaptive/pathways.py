@@ -17,7 +17,7 @@ import pandas as pd
 
 from ._base import EscalationDesign, PatientData
 
-__all__ = ["Pathways", "decision_table", "dose_transition_pathways"]
+__all__ = ["Pathways", "decision_table", "dose_transition_pathways", "plot_decision_table"]
 
 
 def _action(current: int, next_dose: float, stop: bool, mtd: float, labels: Sequence[str]) -> str:
@@ -72,6 +72,46 @@ def decision_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+_ACTION_COLOURS = {
+    "escalate": "#4daf4a",
+    "stay": "#ffd92f",
+    "de-escalate": "#fc8d62",
+    "stop": "#b3b3b3",
+}
+
+
+def plot_decision_table(table: pd.DataFrame, *, title: str | None = None, ax: Any = None) -> Any:
+    """Draw a :func:`decision_table` as a grid: patients (columns) by DLTs (rows), each
+    cell coloured by the action (escalate, stay, de-escalate, stop) and labelled."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch, Rectangle
+
+    max_n = int(table["n"].max())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.75 * max_n + 2, 0.45 * max_n + 1.5))
+    for row in table.itertuples():
+        kind = row.decision.split(" ")[0].rstrip(",")
+        colour = _ACTION_COLOURS.get(kind, "white")
+        ax.add_patch(Rectangle((row.n - 0.5, row.dlt - 0.5), 1, 1, color=colour, ec="white"))
+        short = {"escalate": "E", "stay": "S", "de-escalate": "D", "stop": "X"}.get(kind, "?")
+        ax.text(row.n, row.dlt, short, ha="center", va="center", fontsize=8)
+    ax.set_xlim(0.5, max_n + 0.5)
+    ax.set_ylim(-0.5, max_n + 0.5)
+    ax.set_xlabel("patients treated at the dose")
+    ax.set_ylabel("DLTs")
+    ax.set_xticks(range(1, max_n + 1))
+    ax.set_aspect("equal")
+    ax.legend(
+        handles=[Patch(color=c, label=k) for k, c in _ACTION_COLOURS.items()],
+        loc="upper left",
+        fontsize=7,
+        frameon=False,
+    )
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
 
 
 @dataclass(frozen=True)

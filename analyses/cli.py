@@ -300,6 +300,38 @@ def pathways_command(
     )
 
 
+@app.command("decision-table")
+@_guarded
+def decision_table_command(
+    design: Annotated[str, typer.Option("--design", help="Design name, e.g. 3+3 or BOIN.")] = "3+3",
+    dose: Annotated[
+        str | None, typer.Option("--dose", help="Dose label (default: the start dose).")
+    ] = None,
+    max_n: Annotated[int, typer.Option("--max-n", min=1, max=30)] = 12,
+    protocol: ProtocolOption = None,
+) -> None:
+    """The design's decision for every number of patients and DLTs at one dose."""
+    from dartnk.adaptive.pathways import decision_table
+
+    from .designs import build_design
+
+    p = _protocol(protocol)
+    chosen = build_design(p, design)
+    index = p.start_index if dose is None else _dose_index(p, dose)
+    table = decision_table(chosen, dose=index, max_n=max_n)
+    print_frame(
+        table[["n", "dlt", "decision", "rule"]],
+        title=f"Decision table of {design} at {p.dose_labels[index]} (no other dose tried)",
+    )
+
+
+def _dose_index(p: Protocol, label: str) -> int:
+    try:
+        return p.dose_index(label)
+    except KeyError as error:
+        raise InputError(str(error.args[0])) from None
+
+
 @app.command("data-dictionary")
 @_guarded
 def data_dictionary_command(protocol: ProtocolOption = None) -> None:

@@ -76,3 +76,25 @@ def test_pathways_plot(design):
     ax = dose_transition_pathways(design, cohorts=2).plot()
     assert len(ax.texts) == 21
     assert np.isclose(ax.get_xlim()[0], -0.2)
+
+
+def test_decision_table_figure_has_one_cell_per_row(design):
+    from dartnk.adaptive.pathways import plot_decision_table
+
+    table = decision_table(design, max_n=6)
+    ax = plot_decision_table(table, title="3+3")
+    assert len(ax.patches) == len(table)
+    assert sorted({t.get_text() for t in ax.texts}) == ["D", "E", "S"]
+
+
+def test_cli_decision_table():
+    from typer.testing import CliRunner
+
+    from dartnk.analyses.cli import app
+
+    result = CliRunner().invoke(app, ["decision-table", "--design", "3+3", "--max-n", "6"])
+    assert result.exit_code == 0, result.output
+    assert "escalate to DL2" in result.output
+    bad = CliRunner().invoke(app, ["decision-table", "--dose", "DL9"])
+    assert bad.exit_code == 2
+    assert "dose level 'DL9'" in bad.output
