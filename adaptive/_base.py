@@ -250,6 +250,21 @@ class EscalationDesign(ABC):
     window: float | None = None
     wait_rules: frozenset[int] = frozenset()
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} is immutable; build a new design")
+        object.__setattr__(self, name, value)
+
+    @abstractmethod
+    def _key(self) -> tuple[object, ...]:
+        """Every protocol number of the design, for equality and hashing."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
     @abstractmethod
     def decide(
         self,

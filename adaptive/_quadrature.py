@@ -45,7 +45,6 @@ __all__ = [
     "check_options",
     "frozen_array",
     "gauss_legendre",
-    "immutable_setattr",
     "panel_edges",
     "read_batch",
     "tail_weights",
@@ -354,13 +353,6 @@ class ModelBatchDecision(BatchDecision):
             )
         subset = {name: value[index] for name, value in values.items()}
         return type(self)(**subset, pending=pending)
-
-
-def immutable_setattr(self: object, name: str, value: object) -> None:
-    """``__setattr__`` of a frozen design: attributes are set once, in the constructor."""
-    if name in self.__dict__:
-        raise AttributeError(f"{type(self).__name__} is immutable; build a new design")
-    object.__setattr__(self, name, value)
 
 
 def frozen_array(values: np.ndarray | Sequence[float], dtype: type = np.float64) -> np.ndarray:

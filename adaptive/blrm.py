@@ -26,7 +26,6 @@ from ._quadrature import (
     check_options,
     frozen_array,
     gauss_legendre,
-    immutable_setattr,
     panel_edges,
     read_batch,
     tail_weights,
@@ -321,8 +320,6 @@ class BLRM(EscalationDesign):
         self._log_dose = frozen_array(np.log(amounts / reference_dose))
         self._build_grid()
 
-    __setattr__ = immutable_setattr
-
     def _key(self) -> tuple:
         return (
             self.doses,
@@ -338,12 +335,6 @@ class BLRM(EscalationDesign):
             self.max_n,
             self.labels,
         )
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BLRM) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(("BLRM", self._key()))
 
     def __repr__(self) -> str:
         name = "BLRM" if self.window is None else "TITE-BLRM"

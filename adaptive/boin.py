@@ -214,11 +214,6 @@ class BOIN(EscalationDesign):
         self.lambda_e = interval_boundary(self.p_saf, target)
         self.lambda_d = interval_boundary(target, self.p_tox)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in self.__dict__:
-            raise AttributeError(f"{type(self).__name__} is immutable; build a new design")
-        super().__setattr__(name, value)
-
     def _key(self) -> tuple[object, ...]:
         return (
             self.target,
@@ -236,12 +231,6 @@ class BOIN(EscalationDesign):
             self.labels,
             self.suspend_pending,
         )
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BOIN) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self._key()))
 
     def __repr__(self) -> str:
         name = "BOIN" if self.window is None else "TITE-BOIN"

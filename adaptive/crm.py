@@ -29,7 +29,6 @@ from ._quadrature import (
     check_options,
     frozen_array,
     gauss_legendre,
-    immutable_setattr,
     panel_edges,
     read_batch,
     tail_weights,
@@ -336,8 +335,6 @@ class CRM(EscalationDesign):
         self._scaled = frozen_array(scaled)
         self._build_grid()
 
-    __setattr__ = immutable_setattr
-
     def _key(self) -> tuple:
         return (
             self.skeleton,
@@ -354,12 +351,6 @@ class CRM(EscalationDesign):
             self.cohort_size,
             self.labels,
         )
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CRM) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(("CRM", self._key()))
 
     def __repr__(self) -> str:
         name = "CRM" if self.window is None else "TITE-CRM"

@@ -151,21 +151,11 @@ class ThreePlusThree(EscalationDesign):
         self.start = int(start)
         self.labels = self._labels_or_default(labels)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in self.__dict__:
-            raise AttributeError(f"{type(self).__name__} is immutable; build a new design")
-        super().__setattr__(name, value)
-
     def __repr__(self) -> str:
         return f"ThreePlusThree(n_doses={self.n_doses}, start={self.labels[self.start]})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ThreePlusThree) and (
-            (self.n_doses, self.start, self.labels) == (other.n_doses, other.start, other.labels)
-        )
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self.n_doses, self.start, self.labels))
+    def _key(self) -> tuple[object, ...]:
+        return (self.n_doses, self.start, self.labels)
 
     def decide(
         self,
