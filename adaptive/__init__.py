@@ -1,15 +1,27 @@
 """Design rules: escalation decisions from data and posteriors, on arrays of many trials.
 
 Every design shares one batch method, ``decide``; ``recommend`` on one trial's data is a
-batch of one. Dose indices are 0-based; labels appear only in tables.
+batch of one. Dose indices are 0-based; labels appear only in tables. The Phase 2 rules
+(predictive probability, Simon two-stage, toxicity monitoring) decide on arrays of patients
+and events in the same way, and ``decision`` is their batch of one.
 """
 
 from ._base import BatchDecision, Decision, EscalationDesign, PatientData, PendingBatch
 from ._calibration import calibrate_skeleton
+from ._single_arm import (
+    SingleArmAction,
+    SingleArmDecision,
+    SingleArmOC,
+    SingleArmRule,
+    ToxicityOC,
+)
 from .blrm import BLRM, BLRMBatchDecision, BLRMFit
 from .boin import BOIN
 from .crm import CRM, CRMBatchDecision, CRMFit
+from .predictive import PredictiveProbabilityDesign, PredictiveSearch, search_predictive_design
+from .simon import SimonDesign, simon_two_stage
 from .three_plus_three import ExactOC, ThreePlusThree
+from .toxicity_monitor import ToxicityMonitor
 
 __all__ = [
     "BLRM",
@@ -25,6 +37,17 @@ __all__ = [
     "ExactOC",
     "PatientData",
     "PendingBatch",
+    "PredictiveProbabilityDesign",
+    "PredictiveSearch",
+    "SimonDesign",
+    "SingleArmAction",
+    "SingleArmDecision",
+    "SingleArmOC",
+    "SingleArmRule",
     "ThreePlusThree",
+    "ToxicityMonitor",
+    "ToxicityOC",
     "calibrate_skeleton",
+    "search_predictive_design",
+    "simon_two_stage",
 ]

@@ -332,6 +332,161 @@ def _dose_index(p: Protocol, label: str) -> int:
         raise InputError(str(error.args[0])) from None
 
 
+def _missing_blank(frame: Any) -> Any:
+    """Nullable integer columns as floats, so that a missing boundary prints blank."""
+    return frame.astype({c: float for c in frame.columns if str(frame[c].dtype) == "Int64"})
+
+
+@app.command("expansion-design")
+@_guarded
+def expansion_design_command(
+    p0: Annotated[float | None, typer.Option("--p0", help="Response rate of no interest.")] = None,
+    p1: Annotated[float | None, typer.Option("--p1", help="Target response rate.")] = None,
+    n_max: Annotated[
+        int | None, typer.Option("--n-max", min=1, help="Maximum expansion patients.")
+    ] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option("--alpha", help="Type I error target (default: the protocol's)."),
+    ] = None,
+    beta: Annotated[
+        float | None,
+        typer.Option("--beta", help="Type II error target (default: the protocol's)."),
+    ] = None,
+    theta_t: Annotated[
+        float | None, typer.Option("--theta-t", help="Final posterior threshold.")
+    ] = None,
+    theta_l: Annotated[
+        float | None, typer.Option("--theta-l", help="Futility threshold of the PP.")
+    ] = None,
+    theta_u: Annotated[
+        float | None,
+        typer.Option("--theta-u", help="Efficacy threshold of the PP (default: none)."),
+    ] = None,
+    first_look: Annotated[
+        int | None, typer.Option("--first-look", min=1, help="Evaluable patients at look 1.")
+    ] = None,
+    look_every: Annotated[
+        int | None, typer.Option("--look-every", min=1, help="Patients between looks.")
+    ] = None,
+    prior_a: Annotated[
+        float | None, typer.Option("--prior-a", help="Beta prior a of the response rate.")
+    ] = None,
+    prior_b: Annotated[
+        float | None, typer.Option("--prior-b", help="Beta prior b of the response rate.")
+    ] = None,
+    toxicity_min_n: Annotated[
+        int | None,
+        typer.Option(
+            "--toxicity-min-n",
+            min=1,
+            help="Patients before toxicity monitoring (default: the protocol's).",
+        ),
+    ] = None,
+    simon_n_max: Annotated[
+        int, typer.Option("--simon-n-max", min=2, help="Largest n of the Simon search.")
+    ] = 100,
+    search: Annotated[
+        bool, typer.Option("--search", help="Also search theta_t and theta_l (alpha, power).")
+    ] = False,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Boundaries and exact operating characteristics of the expansion's predictive-
+    probability design (Lee and Liu 2008) beside Simon's optimal and minimax two-stage
+    designs (Simon 1989), and of the toxicity monitor."""
+    from .expansion import expansion_designs
+
+    p = _protocol(protocol)
+    prior = None
+    if prior_a is not None or prior_b is not None:
+        a, b = p.expansion.prior
+        prior = (a if prior_a is None else prior_a, b if prior_b is None else prior_b)
+    result = expansion_designs(
+        p,
+        alpha=alpha,
+        beta=beta,
+        simon_n_max=simon_n_max,
+        toxicity_min_n=toxicity_min_n,
+        search=search,
+        p0=p0,
+        p1=p1,
+        n_max=n_max,
+        prior=prior,
+        theta_t=theta_t,
+        theta_l=theta_l,
+        theta_u=theta_u,
+        first_look=first_look,
+        look_every=look_every,
+    )
+    console = out_console()
+    design = result.predictive
+    print_frame(
+        _missing_blank(design.boundaries()),
+        title=f"{design!r}\nstop for futility at a look if responses <= futility_if_le; "
+        f"promising at n = {design.n_max} if responses >= {design.final_responses}",
+        console=console,
+    )
+    print_frame(
+        result.operating_characteristics(),
+        title=f"Exact operating characteristics (Simon designs for alpha = {result.alpha:g}, "
+        f"beta = {result.beta:g})",
+        console=console,
+    )
+    for note in result.notes:
+        console.print(note, markup=False)
+    monitor = result.toxicity
+    print_frame(
+        _missing_blank(monitor.boundaries()), title=f"{monitor!r}: stop if DLTs >= stop_if_ge"
+    )
+    print_frame(result.toxicity_oc(), title="Exact operating characteristics of the monitor")
+    if result.search is not None:
+        found = result.search
+        head = (
+            f"best thresholds: theta_t = {found.design.theta_t:g}, "
+            f"theta_l = {found.design.theta_l:g}"
+            if found.design is not None
+            else f"no thresholds meet type I error <= {result.alpha:g} "
+            f"and power >= {1 - result.beta:g}"
+        )
+        print_frame(found.summary().head(10), title=f"Threshold search: {head}", console=console)
+
+
+@app.command("expansion")
+@_guarded
+def expansion_command(
+    directory: Annotated[Path, typer.Argument(help="Folder of trial tables (CSV or Parquet).")],
+    cutoff: CutoffOption = None,
+    toxicity_min_n: Annotated[
+        int | None,
+        typer.Option(
+            "--toxicity-min-n",
+            min=1,
+            help="Patients before toxicity monitoring (default: the protocol's).",
+        ),
+    ] = None,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Current decision on a Phase 2 expansion data cut: posterior of the ORR, the
+    predictive probability and its decision, and the toxicity monitor."""
+    from .expansion import analyse_expansion, toxicity_monitor
+    from .trial import load_trial
+
+    p = _protocol(protocol)
+    trial = load_trial(directory, protocol=p, cutoff=cutoff)
+    result = analyse_expansion(trial, monitor=toxicity_monitor(p, min_n=toxicity_min_n))
+    console = out_console()
+    print_frame(result.summary(), title=result.headline, console=console)
+    for rule, text in result.reasons:
+        console.print(f"  - {rule}: {text}", markup=False)
+    if len(result.looks):
+        print_frame(
+            result.looks,
+            title="Planned looks reached (evaluable patients in order of enrolment)",
+            console=console,
+        )
+    sys.stderr.write("".join(f"warning: {line}\n" for line in trial.warnings))
+
+
 @app.command("data-dictionary")
 @_guarded
 def data_dictionary_command(protocol: ProtocolOption = None) -> None:

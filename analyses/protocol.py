@@ -247,7 +247,9 @@ class Selection(_Section):
 
 class Expansion(_Section):
     """Phase 2 rule: predictive-probability monitoring of ORR (Lee and Liu 2008) with
-    p0, p1, Beta prior, thresholds and looks, and Bayesian toxicity monitoring."""
+    p0, p1, Beta prior, thresholds and looks; the type I and II error targets its
+    operating characteristics and the Simon comparison are judged against; and Bayesian
+    toxicity monitoring from ``toxicity_min_n`` DLT-evaluable patients on."""
 
     n_max: PositiveInt = 20
     p0: Probability = 0.15
@@ -257,6 +259,9 @@ class Expansion(_Section):
     theta_l: Probability = 0.05
     first_look: PositiveInt = 10
     look_every: PositiveInt = 5
+    alpha: Probability = 0.10
+    beta: Probability = 0.20
+    toxicity_min_n: PositiveInt = 3
     toxicity_limit: Probability = 0.33
     toxicity_threshold: Probability = 0.80
     toxicity_prior: tuple[Positive, Positive] = (1.0, 1.0)
