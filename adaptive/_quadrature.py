@@ -10,9 +10,15 @@ of trial t is the vector of weights
 
 where the last sum runs over patients still inside the DLT window without a DLT, with TITE
 weight u = min(1, follow-up / window) (Cheung and Chappell 2000). The count part is linear
-in the counts, so for a batch it is one matrix product (trials x 2 doses) @ (2 doses x
-nodes); posterior expectations sum_g w_t(g) f(theta_g) / sum_g w_t(g) are another matrix
-product. Rows are shifted by their maximum before exponentiation.
+in the counts, so for a batch it is one matrix product (trials x (2 doses + 1)) @
+((2 doses + 1) x nodes), the last row carrying the log prior; posterior expectations
+sum_g w_t(g) f(theta_g) / sum_g w_t(g) are another matrix product.
+
+Rows are shifted by their maximum before exponentiation, and a log weight below -40
+(float32) or -300 (float64) is raised to that floor: the change in any expectation is
+below nodes x e^-40, far under the working precision, and subnormal numbers, which the
+processor handles a hundred times slower than normal ones, never reach ``exp`` or the
+matrix products (functionals below e^-40 are set to zero for the same reason).
 
 Grids are composite Gauss-Legendre rules. Panels are narrow where a posterior could be
 narrow and wide where it cannot (:func:`panel_edges`); a probability P(theta < c) is an
@@ -53,6 +59,7 @@ __all__ = [
 _CHUNK_CELLS = 1 << 18
 _FACTORS_PER_LOG = 4
 _RESOLUTION_POINTS = 4001
+_LOG_FLOOR = {np.dtype(np.float32): -40.0, np.dtype(np.float64): -300.0}
 
 
 def panel_edges(
@@ -150,7 +157,9 @@ class GridPosterior:
     q: np.ndarray
 
     def __post_init__(self) -> None:
-        count_matrix = np.concatenate([self.log_p, self.log_q], axis=1).T.copy()
+        count_matrix = np.concatenate(
+            [self.log_p, self.log_q, self.log_prior[:, None]], axis=1
+        ).T.copy()
         count_matrix.flags.writeable = False
         object.__setattr__(self, "_count_matrix", count_matrix)
         object.__setattr__(self, "_q_by_dose", np.ascontiguousarray(self.q.T))
@@ -167,8 +176,7 @@ class GridPosterior:
         self, n: np.ndarray, y: np.ndarray, pending: PendingBatch | None = None
     ) -> np.ndarray:
         """Normalised posterior weights (float64), shape (trials, nodes)."""
-        log_w = self._log_weights(np.asarray(n), np.asarray(y), pending)
-        log_w -= log_w.max(axis=1, keepdims=True)
+        log_w = self._shifted(self._log_weights(np.asarray(n), np.asarray(y), pending))
         w = np.exp(log_w).astype(float)
         return w / w.sum(axis=1, keepdims=True)
 
@@ -203,24 +211,30 @@ class GridPosterior:
         augmented = np.concatenate(
             [np.ones((self.nodes, 1)), functionals], axis=1, dtype=self.dtype
         )
+        tiny = np.exp(_LOG_FLOOR[self.dtype])
+        augmented[np.abs(augmented) < tiny] = 0.0
         out = np.empty((trials, augmented.shape[1]), dtype=self.dtype)
         chunk = max(16, _CHUNK_CELLS // self.nodes)
         for start in range(0, trials, chunk):
             rows = slice(start, min(start + chunk, trials))
             sub = None if pending is None else _pending_rows(pending, rows)
-            log_w = self._log_weights(n[rows], y[rows], sub)
-            log_w -= log_w.max(axis=1, keepdims=True)
+            log_w = self._shifted(self._log_weights(n[rows], y[rows], sub))
             np.exp(log_w, out=log_w)
             np.matmul(log_w, augmented, out=out[rows])
         out = out.astype(float)
         return (out[:, 1:] / out[:, :1])[inverse]
 
+    def _shifted(self, log_w: np.ndarray) -> np.ndarray:
+        """Rows shifted to a maximum of 0 and raised to the floor."""
+        log_w -= log_w.max(axis=1, keepdims=True)
+        return np.maximum(log_w, _LOG_FLOOR[self.dtype], out=log_w)
+
     def _log_weights(
         self, n: np.ndarray, y: np.ndarray, pending: PendingBatch | None
     ) -> np.ndarray:
-        counts = np.concatenate([y, n - y], axis=1).astype(self.dtype)
+        ones = np.ones((y.shape[0], 1), dtype=y.dtype)
+        counts = np.concatenate([y, n - y, ones], axis=1).astype(self.dtype)
         log_w = counts @ self._count_matrix
-        log_w += self.log_prior
         if pending is None:
             return log_w
         weight = np.where(pending.mask, pending.weight, 0.0).astype(self.dtype)
