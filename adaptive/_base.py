@@ -249,6 +249,8 @@ class EscalationDesign(ABC):
     rules: tuple[tuple[str, str], ...]
     window: float | None = None
     wait_rules: frozenset[int] = frozenset()
+    max_per_dose: int | None = None
+    """Most patients the design treats at one dose (None: no limit of its own)."""
 
     def __setattr__(self, name: str, value: object) -> None:
         if name in self.__dict__:

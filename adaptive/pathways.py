@@ -32,13 +32,15 @@ def _action(current: int, next_dose: float, stop: bool, mtd: float, labels: Sequ
 
 
 def decision_table(
-    design: EscalationDesign, *, dose: int | None = None, max_n: int = 12
+    design: EscalationDesign, *, dose: int | None = None, max_n: int | None = None
 ) -> pd.DataFrame:
     """The design's decision for every n (1..max_n) and number of DLTs at one dose.
 
     All patients are at ``dose`` (0-based; default the design's start dose) and no other
-    dose has been tried, with complete follow-up. For the 3+3 only n = 3 and 6 are
-    reachable; other rows show what the rule does with an incomplete cohort.
+    dose has been tried, with complete follow-up. ``max_n`` defaults to 12, or to the
+    design's own limit per dose when lower (6 for the 3+3), and may not exceed that
+    limit. For the 3+3 only n = 3 and 6 are reachable; other rows show what the rule does
+    with an incomplete cohort.
 
     Returns
     -------
@@ -47,6 +49,13 @@ def decision_table(
         ``stop``, ``mtd`` (label or empty), ``rule``.
     """
     d = getattr(design, "start", 0) if dose is None else int(dose)
+    limit = design.max_per_dose
+    if max_n is None:
+        max_n = 12 if limit is None else min(12, limit)
+    if int(max_n) != max_n or max_n < 1:
+        raise ValueError(f"max_n {max_n} must be a positive whole number of patients")
+    if limit is not None and max_n > limit:
+        raise ValueError(f"max_n {max_n} exceeds the design's limit of {limit} patients at a dose")
     if not 0 <= d < design.n_doses:
         raise ValueError(f"dose {d} is outside 0..{design.n_doses - 1} (0-based)")
     ns, ys = zip(*[(n, y) for n in range(1, max_n + 1) for y in range(n + 1)], strict=True)

@@ -148,6 +148,7 @@ class ThreePlusThree(EscalationDesign):
         if not 0 <= start < n_doses:
             raise ValueError(f"start dose {start} is outside 0..{n_doses - 1} (0-based)")
         self.n_doses = int(n_doses)
+        self.max_per_dose = 6
         self.start = int(start)
         self.labels = self._labels_or_default(labels)
 

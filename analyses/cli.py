@@ -307,7 +307,12 @@ def decision_table_command(
     dose: Annotated[
         str | None, typer.Option("--dose", help="Dose label (default: the start dose).")
     ] = None,
-    max_n: Annotated[int, typer.Option("--max-n", min=1, max=30)] = 12,
+    max_n: Annotated[
+        int | None,
+        typer.Option(
+            "--max-n", min=1, max=30, help="Largest n (default 12, or the design's limit)."
+        ),
+    ] = None,
     protocol: ProtocolOption = None,
 ) -> None:
     """The design's decision for every number of patients and DLTs at one dose."""
@@ -318,6 +323,9 @@ def decision_table_command(
     p = _protocol(protocol)
     chosen = build_design(p, design)
     index = p.start_index if dose is None else _dose_index(p, dose)
+    limit = chosen.max_per_dose
+    if max_n is not None and limit is not None and max_n > limit:
+        raise InputError(f"--max-n {max_n}: {design} treats at most {limit} patients at a dose")
     table = decision_table(chosen, dose=index, max_n=max_n)
     print_frame(
         table[["n", "dlt", "decision", "rule"]],

@@ -98,3 +98,25 @@ def test_cli_decision_table():
     bad = CliRunner().invoke(app, ["decision-table", "--dose", "DL9"])
     assert bad.exit_code == 2
     assert "dose level 'DL9'" in bad.output
+
+
+def test_decision_table_stops_at_the_designs_limit_per_dose(design):
+    table = decision_table(design)
+    assert table["n"].max() == 6
+    assert len(table) == sum(n + 1 for n in range(1, 7))
+    with pytest.raises(ValueError, match="limit of 6 patients"):
+        decision_table(design, max_n=9)
+
+
+def test_cli_decision_table_of_the_3_3_by_default_and_beyond_its_limit():
+    from typer.testing import CliRunner
+
+    from dartnk.analyses.cli import app
+
+    result = CliRunner().invoke(app, ["decision-table", "--design", "3+3"])
+    assert result.exit_code == 0, result.output
+    assert "de-escalate to DL-1" in result.output
+    over = CliRunner().invoke(app, ["decision-table", "--design", "3+3", "--max-n", "9"])
+    assert over.exit_code == 2
+    assert "3+3 treats at most 6 patients at a dose" in over.output
+    assert "Traceback" not in over.output
