@@ -184,6 +184,8 @@ class Expansion:
     auc: float
     n_blq_used: int
     last_detectable_day: float
+    auc_copies_low: float = float("nan")
+    auc_copies_high: float = float("nan")
 
 
 def expansion_summary(
@@ -217,7 +219,13 @@ def expansion_summary(
         interpolation at ``auc_end_day`` between the samples around it (NaN when the
         samples used do not reach ``auc_end_day``); ``n_blq_used``: below-LLOQ samples
         that entered the AUC (0 when the AUC is NaN); ``last_detectable_day``: last day
-        with a quantified sample (NaN if none).
+        with a quantified sample (NaN if none); ``auc_copies_low`` and
+        ``auc_copies_high``: bounds on the AUC0-``auc_end_day`` of copies (linear scale,
+        copies x day per ug) by the trapezoid rule over every sample, with each
+        below-LLOQ sample at 0 and at the LLOQ: the true AUC lies between them, so a
+        model can treat it as interval-censored (left-censored when no sample is
+        quantified) instead of substituting a value; NaN where ``auc`` is NaN for lack
+        of samples reaching ``auc_end_day``.
 
     Examples
     --------
@@ -226,6 +234,8 @@ def expansion_summary(
     >>> e = expansion_summary([0, 14, 28], [np.nan, 1000.0, 100.0], [True, False, False])
     >>> e.cmax, e.tmax, e.n_blq_used
     (1000.0, 14.0, 1)
+    >>> e.auc_copies_low, e.auc_copies_high
+    (14700.0, 15050.0)
     """
     day = np.asarray(days, dtype=float)
     value = np.asarray(copies, dtype=float)
@@ -245,9 +255,12 @@ def expansion_summary(
     used = quantified if blq_policy == "exclude" else np.ones_like(blq)
     t = day[used]
     y = np.where(blq, levels.get(blq_policy, np.nan), np.log10(np.where(blq, 1.0, value)))[used]
+    low, high = (
+        _trapezoid_to(day, np.where(blq, level, value), auc_end_day) for level in (0.0, lloq)
+    )
     blq_used = blq[used]
     if t.size == 0 or t[0] >= auc_end_day or t[-1] < auc_end_day:
-        return Expansion(cmax, tmax, float("nan"), 0, last)
+        return Expansion(cmax, tmax, float("nan"), 0, last, low, high)
     k = int(np.searchsorted(t, auc_end_day, side="left"))
     n_blq = int(blq_used[: k + 1].sum())
     t_seg, y_seg = t[: k + 1].copy(), y[: k + 1].copy()
@@ -255,7 +268,20 @@ def expansion_summary(
         y_seg[-1] = np.interp(auc_end_day, t[k - 1 : k + 1], y[k - 1 : k + 1])
         t_seg[-1] = auc_end_day
     auc = float(np.trapezoid(y_seg, t_seg))
-    return Expansion(cmax, tmax, auc, n_blq, last)
+    return Expansion(cmax, tmax, auc, n_blq, last, low, high)
+
+
+def _trapezoid_to(t: np.ndarray, y: np.ndarray, end: float) -> float:
+    """Trapezoid rule over [t[0], end], interpolating linearly at ``end``; NaN when the
+    samples do not span it."""
+    if t.size == 0 or t[0] >= end or t[-1] < end:
+        return float("nan")
+    k = int(np.searchsorted(t, end, side="left"))
+    t_seg, y_seg = t[: k + 1].copy(), y[: k + 1].copy()
+    if t[k] > end:
+        y_seg[-1] = np.interp(end, t[k - 1 : k + 1], y[k - 1 : k + 1])
+        t_seg[-1] = end
+    return float(np.trapezoid(y_seg, t_seg))
 
 
 def _known(frame: pd.DataFrame, patients: pd.DataFrame, column: str = "day") -> pd.DataFrame:
@@ -343,9 +369,19 @@ def _expansion_columns(patients: pd.DataFrame, pk: pd.DataFrame, protocol: Proto
                 "auc": e.auc,
                 "n_blq_used": e.n_blq_used,
                 "last_detectable_day": e.last_detectable_day,
+                "auc_copies_low": e.auc_copies_low,
+                "auc_copies_high": e.auc_copies_high,
             }
         )
-    columns = ["cmax", "tmax", "auc", "n_blq_used", "last_detectable_day"]
+    columns = [
+        "cmax",
+        "tmax",
+        "auc",
+        "n_blq_used",
+        "last_detectable_day",
+        "auc_copies_low",
+        "auc_copies_high",
+    ]
     return pd.DataFrame(rows, index=patients.index, columns=columns)
 
 
@@ -391,7 +427,8 @@ def derive_patients(
         ``tite_weight`` (1 for DLT and no DLT, min(1, u / window) while pending, NaN when
         not evaluable), ``best_response``, ``responder`` (confirmed CR or PR),
         ``awaiting_confirmation``, ``response_evaluable``, ``cmax``, ``tmax``, ``auc``,
-        ``n_blq_used``, ``last_detectable_day``, ``lots``, ``released_lots``, ``released``.
+        ``n_blq_used``, ``last_detectable_day``, ``auc_copies_low``,
+        ``auc_copies_high``, ``lots``, ``released_lots``, ``released``.
 
     Notes
     -----

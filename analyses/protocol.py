@@ -196,17 +196,41 @@ class ToxicityTargets(_Section):
 
 
 class Priors(_Section):
-    """Priors of the models: BLRM bivariate normal on (log_alpha, log_beta) with the
-    reference dose, EXNEX prior weight of exchangeability, Beta priors of response and of
-    lot release."""
+    """Priors of the models of :mod:`dartnk.models`.
+
+    Dose-toxicity: BLRM bivariate normal on (log_alpha, log_beta) with the reference dose
+    (``blrm_*``); between-construct standard deviations of the exchangeable component
+    tau ~ HalfNormal(``exnex_tau_scale``) and the prior probability of exchangeability
+    ``exnex_weight``. Response: Beta prior of one construct's ORR (``response_beta``);
+    hierarchical logit ORR mu ~ N(``response_logit_mean``, ``response_logit_sd``),
+    tau ~ HalfNormal(``response_tau_scale``), log-dose slope ~ N(0,
+    ``response_dose_slope_sd``). Expansion (log10 Cmax and log10 AUC0-28 of copies):
+    intercepts at the reference dose ~ N(``expansion_mean``, ``expansion_sd``), log-dose
+    slope ~ N(0, ``expansion_slope_sd``), tau ~ HalfNormal(``expansion_tau_scale``),
+    residual sd ~ HalfNormal(``expansion_sigma_scale``). Lot release: Beta
+    (``manufacturing_beta``). Survival (Weibull, days): log scale ~
+    N(``survival_log_scale``), log shape ~ N(``survival_log_shape``).
+    """
 
     reference_dose: Positive
     blrm_mean: tuple[float, float] = (-0.85, 0.0)
     blrm_sd: tuple[Positive, Positive] = (2.0, 1.0)
     blrm_corr: Annotated[float, Field(gt=-1.0, lt=1.0)] = 0.0
     exnex_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.8
+    exnex_tau_scale: tuple[Positive, Positive] = (0.5, 0.25)
     response_beta: tuple[Positive, Positive] = (0.5, 0.5)
+    response_logit_mean: float = -1.4
+    response_logit_sd: Positive = 1.5
+    response_tau_scale: Positive = 1.0
+    response_dose_slope_sd: Positive = 1.0
+    expansion_mean: tuple[float, float] = (3.0, 4.5)
+    expansion_sd: tuple[Positive, Positive] = (1.5, 1.5)
+    expansion_slope_sd: Positive = 1.0
+    expansion_tau_scale: Positive = 0.5
+    expansion_sigma_scale: Positive = 1.0
     manufacturing_beta: tuple[Positive, Positive] = (1.0, 1.0)
+    survival_log_scale: tuple[float, Positive] = (5.2, 1.5)
+    survival_log_shape: tuple[float, Positive] = (0.0, 0.5)
 
 
 class Desirability(_Section):

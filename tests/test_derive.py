@@ -127,6 +127,32 @@ def test_auc_is_nan_when_samples_stop_before_day_28():
     assert math.isnan(e.auc) and e.n_blq_used == 0
 
 
+def test_linear_auc_bounds_put_below_lloq_samples_at_zero_and_at_the_lloq():
+    # BLQ day 0, 1e4 at day 14, BLQ at day 28 (LLOQ 50): low = 14 * 1e4 / 2 * 2 = 140000;
+    # high adds 14 * 50 / 2 at each end = 700
+    e = expansion_summary([0, 14, 28], [np.nan, 1e4, 20.0], [True, False, True], lloq=50.0)
+    assert (e.auc_copies_low, e.auc_copies_high) == (pytest.approx(1.4e5), pytest.approx(1.407e5))
+
+
+def test_linear_auc_bounds_interpolate_at_day_28_and_ignore_the_policy():
+    # 100 -> 1e4 -> 100 at days 0, 14, 42: copies(28) = 5050 by linear interpolation;
+    # integral = (100 + 1e4) / 2 * 14 + (1e4 + 5050) / 2 * 14 = 70700 + 105350
+    for policy in ("half_lloq", "lloq", "exclude"):
+        e = expansion_summary([0, 14, 42], [100.0, 1e4, 100.0], [False] * 3, blq_policy=policy)
+        assert e.auc_copies_low == e.auc_copies_high == pytest.approx(176050.0)
+
+
+def test_linear_auc_bounds_of_a_patient_never_quantified():
+    e = expansion_summary([0, 14, 28], [np.nan] * 3, [True] * 3, lloq=50.0)
+    assert e.auc_copies_low == 0.0
+    assert e.auc_copies_high == pytest.approx(28 * 50.0)
+
+
+def test_linear_auc_bounds_are_nan_when_samples_stop_before_day_28():
+    e = expansion_summary([0, 7, 21], [100.0, 1e3, 1e2], [False] * 3)
+    assert math.isnan(e.auc_copies_low) and math.isnan(e.auc_copies_high)
+
+
 def test_no_quantified_sample():
     e = expansion_summary([0, 7], [np.nan, 10.0], [True, True])
     assert math.isnan(e.cmax) and math.isnan(e.tmax) and math.isnan(e.last_detectable_day)
