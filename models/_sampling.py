@@ -1,0 +1,277 @@
+"""The one sampling entry point: seeds, chains, NUTS, prior predictive, diagnostics, provenance.
+
+Every model of :mod:`dartnk.models` is sampled by :func:`sample`. Seeds come from a
+:class:`numpy.random.SeedSequence`: one child is the parent of the chains' seeds, which
+``pymc.sample`` spawns one per chain (so a chain's draws do not depend on how many chains
+run or on which process runs them), one seeds the prior predictive and one any
+post-processing draw. The same model, data and seed give identical draws.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+
+from ._arviz import InferenceData, stamp
+from ._diagnostics import Diagnostics, Gates, diagnose
+from ._fit import Fit
+
+__all__ = ["SamplingSettings", "SeedPlan", "auto_progressbar", "sample", "seed_plan"]
+
+SAMPLER = "pymc NUTS"
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """MCMC settings (the protocol's ``sampling`` section).
+
+    Parameters
+    ----------
+    chains : int, default 4
+    draws : int, default 1000
+        Draws kept per chain, after tuning.
+    tune : int, default 1000
+        Tuning (warm-up) steps per chain, discarded.
+    target_accept : float, default 0.9
+        Target acceptance rate of NUTS step-size adaptation.
+    cores : int, default 1
+        Processes running chains; chains are seeded one by one, so the draws do not
+        depend on it.
+    prior_draws : int, default 500
+        Draws of the prior and prior predictive distributions.
+    """
+
+    chains: int = 4
+    draws: int = 1000
+    tune: int = 1000
+    target_accept: float = 0.9
+    cores: int = 1
+    prior_draws: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("chains", "draws", "cores", "prior_draws"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} = {value}: expected a whole number >= 1")
+        if int(self.tune) != self.tune or self.tune < 0:
+            raise ValueError(f"tune = {self.tune}: expected a whole number >= 0")
+        if not 0.0 < self.target_accept < 1.0:
+            raise ValueError(f"target_accept = {self.target_accept}: expected 0 < value < 1")
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    """Seeds of one fit, all spawned from one :class:`numpy.random.SeedSequence`.
+
+    Attributes
+    ----------
+    entropy : int or str
+        The root seed, recorded in the results (a string when it does not fit in 63 bits
+        or is a sequence of words).
+    chains : numpy.random.SeedSequence
+        Parent of the chains' seeds: chain k samples with child k of it (PyMC spawns
+        them), so a chain's draws do not depend on how many chains run or where.
+    prior : int
+        Seed of the prior and prior predictive draws.
+    extra : numpy.random.SeedSequence
+        Seed of any draw made after sampling (e.g. EXNEX component labels).
+    """
+
+    entropy: int | str
+    chains: np.random.SeedSequence
+    prior: int
+    extra: np.random.SeedSequence
+
+    def chain_generator(self) -> np.random.Generator:
+        """A fresh generator on :attr:`chains`, which ``pymc.sample`` spawns per chain."""
+        root = self.chains
+        return np.random.default_rng(
+            np.random.SeedSequence(root.entropy, spawn_key=root.spawn_key, pool_size=root.pool_size)
+        )
+
+
+def seed_plan(seed: int | np.random.SeedSequence | None) -> SeedPlan:
+    """Spawn the chains', prior and post-processing seeds from ``seed``.
+
+    ``None`` draws a fresh root seed from the operating system, recorded in the plan.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        root = seed
+    else:
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(2, np.uint32).view(np.uint64)[0])
+            seed %= 2**63
+        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+            raise ValueError(f"seed = {seed!r}: expected a whole number >= 0")
+        root = np.random.SeedSequence(int(seed))
+    chain_root, other_root = np.random.SeedSequence(
+        root.entropy, spawn_key=root.spawn_key, pool_size=root.pool_size
+    ).spawn(2)
+    prior, extra = other_root.spawn(2)
+    return SeedPlan(entropy=_label(root), chains=chain_root, prior=_int_seed(prior), extra=extra)
+
+
+def _label(root: np.random.SeedSequence) -> int | str:
+    entropy = root.entropy
+    simple = isinstance(entropy, int | np.integer) and 0 <= int(entropy) < 2**63
+    label: int | str = int(entropy) if simple else str(entropy)
+    if root.spawn_key:
+        label = f"{label} spawn_key {tuple(int(k) for k in root.spawn_key)}"
+    return label
+
+
+def _int_seed(sequence: np.random.SeedSequence) -> int:
+    return int(sequence.generate_state(1, np.uint32)[0])
+
+
+def auto_progressbar() -> bool:
+    """True in an interactive terminal; False under CI (``CI`` set) and under pytest."""
+    if os.environ.get("CI") or "PYTEST_CURRENT_TEST" in os.environ:
+        return False
+    stream = sys.stderr
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+_QUIET_LOGGERS = ("pymc", "pytensor.tensor.blas", "pytensor.link.c.cmodule")
+
+
+@contextlib.contextmanager
+def _quiet(progressbar: bool) -> Iterator[None]:
+    """Silence PyMC's progress logs (unless a progress bar is shown) and PyTensor's notice
+    that it compiles without an external BLAS, for the duration of a fit."""
+    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers[int(progressbar) :]:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Potential.*prior predictive.*")
+            warnings.filterwarnings("ignore", message=".*BLAS.*")
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def sample(
+    model: pm.Model,
+    *,
+    settings: SamplingSettings | None = None,
+    gates: Gates | None = None,
+    seed: int | np.random.SeedSequence | None = None,
+    progressbar: bool | None = None,
+    gated: Sequence[str] | None = None,
+    shown: Sequence[str] | None = None,
+    name: str = "model",
+    protocol_hash: str | None = None,
+    prior_predictive: bool = True,
+    postprocess: Callable[[InferenceData, np.random.Generator], InferenceData] | None = None,
+    attrs: Mapping[str, object] | None = None,
+) -> Fit:
+    """Sample a PyMC model with NUTS and check the result against diagnostic gates.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    settings : SamplingSettings, optional
+        Chains, draws, tuning steps, target acceptance, processes, prior draws; defaults
+        to 4 chains of 1000 draws after 1000 tuning steps, target acceptance 0.9.
+    gates : Gates, optional
+        R-hat < 1.01, bulk ESS > 400 and no divergences by default.
+    seed : int or numpy.random.SeedSequence, optional
+        Root seed; a fresh one (recorded in the results) when None.
+    progressbar : bool, optional
+        None shows a progress bar in an interactive terminal only, never under CI or
+        pytest.
+    gated : sequence of str, optional
+        Posterior variables the gates apply to (all when None).
+    shown : sequence of str, optional
+        Variables of the default summary table (the gated ones when None).
+    name : str
+        Model name, recorded in the results.
+    protocol_hash : str, optional
+        Content hash of the protocol whose settings were used, recorded in the results.
+    prior_predictive : bool, default True
+        Also draw from the prior and prior predictive distributions (groups ``prior``
+        and ``prior_predictive``).
+    postprocess : callable, optional
+        ``f(idata, rng) -> idata`` run after sampling and before the diagnostics, with a
+        generator seeded from the plan (for quantities derived by simulation).
+    attrs : mapping, optional
+        More provenance to stamp on every group.
+
+    Returns
+    -------
+    Fit
+        ``idata`` (ArviZ ``InferenceData`` with ``posterior``, ``sample_stats`` and, when
+        asked, ``prior`` and ``prior_predictive``, every group stamped with the package
+        version, protocol hash, seed, sampler and model name), ``diagnostics`` and
+        ``passed``.
+
+    Examples
+    --------
+    >>> import pymc as pm
+    >>> from dartnk.models import SamplingSettings, sample
+    >>> with pm.Model() as model:
+    ...     mu = pm.Normal("mu", 0.0, 1.0)
+    ...     y = pm.Normal("y", mu, 1.0, observed=[0.3, -0.1, 0.8])
+    >>> fit = sample(model, settings=SamplingSettings(draws=500, tune=500), seed=1)
+    >>> fit.passed
+    True
+    """
+    from dartnk import __version__
+
+    settings = settings or SamplingSettings()
+    gates = gates or Gates()
+    plan = seed_plan(seed)
+    bar = auto_progressbar() if progressbar is None else bool(progressbar)
+    with _quiet(bar):
+        idata = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=min(settings.cores, settings.chains),
+            target_accept=settings.target_accept,
+            random_seed=plan.chain_generator(),
+            progressbar=bar,
+            compute_convergence_checks=False,
+            return_inferencedata=True,
+            idata_kwargs={"log_likelihood": False},
+            model=model,
+        )
+        if prior_predictive:
+            prior = pm.sample_prior_predictive(
+                draws=settings.prior_draws, model=model, random_seed=plan.prior
+            )
+            idata.extend(prior)
+    if postprocess is not None:
+        idata = postprocess(idata, np.random.default_rng(plan.extra))
+    stamp(
+        idata,
+        {
+            "dartnk_version": __version__,
+            "protocol_hash": protocol_hash if protocol_hash is not None else "none",
+            "seed": plan.entropy,
+            "sampler": SAMPLER,
+            "model": name,
+            **dict(attrs or {}),
+        },
+    )
+    diagnostics: Diagnostics = diagnose(idata, gated, gates)
+    return Fit(
+        idata=idata,
+        diagnostics=diagnostics,
+        name=name,
+        parameters=tuple(shown if shown is not None else (gated or ())),
+        seed=plan.entropy,
+        protocol_hash=protocol_hash,
+    )

@@ -1,0 +1,370 @@
+"""Progression-free and overall survival: a Bayesian Weibull model beside Kaplan-Meier.
+
+Data: per infused patient, days from first infusion to the event or to censoring, known at
+the cut-off: a time beyond the cut-off is censored at the patient's follow-up
+(cut-off study day - first infusion day); an event after the cut-off is not yet known.
+
+Model (days), with right censoring in the likelihood (log S(t) for a censored time):
+
+    T_i ~ Weibull(shape k, scale lambda_c[i]),  S(t) = exp(-(t / lambda)^k),
+    log lambda_c ~ N(5.2, 1.5),  log k ~ N(0, 0.5),
+
+per construct (one scale per construct, a shared shape) or pooled (one scale); the
+exponential model fixes k = 1. The priors are the protocol's ``priors.survival_*``
+(exp(5.2) = 181 days). Derived draw by draw: the median lambda (ln 2)^(1/k) and the
+survival at 6 and 12 months (a month is 30.4375 days). Kaplan-Meier estimates come from
+lifelines, with Greenwood (exponential) confidence intervals.
+
+References
+----------
+Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations. Journal
+of the American Statistical Association 53:457-481.
+
+Ibrahim JG, Chen M-H, Sinha D (2001). Bayesian Survival Analysis, chapter 2. Springer.
+
+Davidson-Pilon C (2019). lifelines: survival analysis in Python. Journal of Open Source
+Software 4:1317.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from ._diagnostics import Gates
+from ._fit import Fit, fit_fields
+from ._inputs import as_index, construct_labels, protocol_of, run_gates, run_hash, run_settings
+from ._intervals import draw_summary
+from ._sampling import sample
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "ENDPOINTS",
+    "MONTH_DAYS",
+    "SurvivalData",
+    "SurvivalFit",
+    "SurvivalPrior",
+    "fit_survival",
+    "kaplan_meier",
+]
+
+MONTH_DAYS = 30.4375
+ENDPOINTS = ("pfs", "os")
+DISTRIBUTIONS = ("weibull", "exponential")
+_LANDMARK_MONTHS = (6, 12)
+
+
+@dataclass(frozen=True)
+class SurvivalPrior:
+    """Normal priors (mean, sd) of log scale (days) and log shape (module docstring)."""
+
+    log_scale: tuple[float, float] = (5.2, 1.5)
+    log_shape: tuple[float, float] = (0.0, 0.5)
+
+    def __post_init__(self) -> None:
+        for name in ("log_scale", "log_shape"):
+            mean, sd = getattr(self, name)
+            if not (np.isfinite(mean) and sd > 0):
+                raise ValueError(f"{name} ({mean}, {sd}) must be a mean and a positive sd")
+
+    @classmethod
+    def from_protocol(cls, protocol: object | None) -> SurvivalPrior:
+        """The protocol's ``priors.survival_*``, else the defaults."""
+        priors = getattr(protocol, "priors", None)
+        if priors is None:
+            return cls()
+        return cls(
+            log_scale=tuple(priors.survival_log_scale), log_shape=tuple(priors.survival_log_shape)
+        )
+
+
+@dataclass(frozen=True)
+class SurvivalData:
+    """Right-censored times of one endpoint.
+
+    Attributes
+    ----------
+    construct : ndarray of int, shape (patients,)
+        0-based construct positions.
+    time : ndarray of float
+        Days from first infusion to the event or to censoring (> 0).
+    event : ndarray of bool
+    patient_ids : tuple of str
+    """
+
+    construct: np.ndarray
+    time: np.ndarray
+    event: np.ndarray
+    patient_ids: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        k = self.construct.shape
+        if self.time.shape != k or self.event.shape != k or len(self.patient_ids) != k[0]:
+            raise ValueError("construct, time, event and patient_ids must have one length")
+        if np.any(~np.isfinite(self.time)) or np.any(self.time <= 0):
+            raise ValueError("survival times must be positive numbers of days")
+
+    @classmethod
+    def from_trial(
+        cls, trial: object, endpoint: str, labels: Sequence[str], *, phase: int | None
+    ) -> SurvivalData:
+        """Times known at the trial's cut-off (module docstring). A patient censored on
+        day 0 is left out (no follow-up); an event on day 0 is placed at half a day."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"endpoint = {endpoint!r}: expected one of {list(ENDPOINTS)}")
+        patients = trial.patients
+        keep = patients["infused"].astype(bool).to_numpy()
+        if phase is not None:
+            keep &= (patients["phase"].astype("int64") == phase).to_numpy()
+        chosen = patients[keep]
+        table = trial.tables["survival"].set_index("patient_id")
+        ids = chosen["patient_id"].astype(str).to_numpy()
+        present = np.isin(ids, table.index.astype(str))
+        chosen, ids = chosen[present], ids[present]
+        rows = table.loc[ids]
+        days = rows[f"{endpoint}_days"].astype("float64").to_numpy()
+        event = rows[f"{endpoint}_event"].fillna(False).astype(bool).to_numpy()
+        follow = trial.cutoff - chosen["first_infusion_day"].astype("float64").to_numpy()
+        known = event & (days <= follow)
+        time = np.where(known, days, np.minimum(days, follow))
+        time = np.where(known & (time <= 0), 0.5, time)
+        usable = np.isfinite(time) & (time > 0)
+        return cls(
+            construct=as_index(chosen["construct"].astype(str).to_numpy()[usable], labels),
+            time=time[usable],
+            event=known[usable],
+            patient_ids=tuple(ids[usable]),
+        )
+
+
+def kaplan_meier(data: SurvivalData, labels: Sequence[str], *, prob: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier (lifelines) per construct and pooled: ``construct`` ("all" pooled),
+    ``patients``, ``events``, ``median`` with ``median_lower``/``median_upper`` and the
+    survival at 6 and 12 months with its ``prob`` confidence interval (NaN where the
+    curve does not reach it)."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    rows = []
+    groups = [(label, data.construct == i) for i, label in enumerate(labels)]
+    groups.append(("all", np.ones(data.time.size, dtype=bool)))
+    for label, mask in groups:
+        row: dict[str, object] = {
+            "construct": label,
+            "patients": int(mask.sum()),
+            "events": int(data.event[mask].sum()),
+        }
+        if mask.any():
+            kmf = KaplanMeierFitter(alpha=1.0 - prob)
+            kmf.fit(data.time[mask], data.event[mask])
+            interval = median_survival_times(kmf.confidence_interval_).to_numpy().ravel()
+            row |= {
+                "median": float(kmf.median_survival_time_),
+                "median_lower": float(interval[0]),
+                "median_upper": float(interval[1]),
+            }
+            for months in _LANDMARK_MONTHS:
+                t = months * MONTH_DAYS
+                reached = t <= data.time[mask].max()
+                ci = kmf.confidence_interval_survival_function_
+                position = ci.index.searchsorted(t, side="right") - 1
+                row[f"s{months}"] = (
+                    float(kmf.survival_function_at_times(t).iloc[0]) if reached else np.nan
+                )
+                row[f"s{months}_lower"] = float(ci.iloc[position, 0]) if reached else np.nan
+                row[f"s{months}_upper"] = float(ci.iloc[position, 1]) if reached else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class SurvivalFit(Fit):
+    """Posterior of the Weibull (or exponential) survival model of one endpoint.
+
+    Attributes
+    ----------
+    endpoint : str
+        ``"pfs"`` or ``"os"``.
+    distribution : str
+    by_construct : bool
+    constructs : tuple of str
+        The constructs with a scale each, or ``("all",)`` pooled.
+    data : SurvivalData
+    labels : tuple of str
+        The constructs of the data (for Kaplan-Meier).
+    """
+
+    endpoint: str
+    distribution: str
+    by_construct: bool
+    constructs: tuple[str, ...]
+    data: SurvivalData
+    labels: tuple[str, ...]
+
+    def median(self) -> xr.DataArray:
+        """Posterior draws of the median survival in days, dims (chain, draw, construct)."""
+        return self.posterior["median"]
+
+    def survival(self, days: float | Sequence[float]) -> xr.DataArray:
+        """Posterior draws of S(t) at ``days``, dims (chain, draw, construct, time)."""
+        t = np.atleast_1d(np.asarray(days, dtype=float))
+        scale = self.posterior["scale"]
+        shape = self.posterior["shape"]
+        times = xr.DataArray(t, dims="time", coords={"time": t})
+        values = np.exp(-((times / scale) ** shape))
+        return values.transpose("chain", "draw", "construct", "time")
+
+    def estimates(self, *, prob: float = 0.9) -> pd.DataFrame:
+        """Per construct: the posterior median survival (days) and S(6 months),
+        S(12 months), each with mean, median and central ``prob`` interval."""
+        index = pd.DataFrame({"construct": list(self.constructs)})
+        parts = []
+        for name, draws in (
+            ("median_days", self.median()),
+            *(
+                (f"s{m}", self.survival(m * MONTH_DAYS).isel(time=0, drop=True))
+                for m in _LANDMARK_MONTHS
+            ),
+        ):
+            summary = draw_summary(draws, index, prob=prob)
+            parts.append(summary.add_prefix(f"{name}_"))
+        return pd.concat([index, *parts], axis=1)
+
+    def kaplan_meier(self, *, prob: float = 0.95) -> pd.DataFrame:
+        """Kaplan-Meier estimates of the same data (:func:`kaplan_meier`)."""
+        return kaplan_meier(self.data, self.labels, prob=prob)
+
+    def plot(self, *, prob: float = 0.9) -> object:
+        """Kaplan-Meier curves with the posterior survival curve and its central ``prob``
+        band per construct."""
+        from ._plots import survival_figure
+
+        return survival_figure(self, prob=prob)
+
+
+def fit_survival(
+    data: object,
+    endpoint: str = "pfs",
+    *,
+    distribution: str = "weibull",
+    by_construct: bool = True,
+    prior: SurvivalPrior | None = None,
+    phase: int | None = None,
+    constructs: Sequence[str] | None = None,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    target_accept: float | None = None,
+    cores: int | None = None,
+    seed: int | np.random.SeedSequence | None = None,
+    gates: Gates | None = None,
+    progressbar: bool | None = None,
+) -> SurvivalFit:
+    """Posterior PFS or OS of a data cut under a Weibull model (module docstring).
+
+    Parameters
+    ----------
+    data : TrialData
+    endpoint : {"pfs", "os"}
+    distribution : {"weibull", "exponential"}
+    by_construct : bool, default True
+        One scale per construct with a shared shape; False pools the constructs.
+    prior : SurvivalPrior, optional
+    phase : int, optional
+        Keep one phase's patients (both by default).
+    constructs : sequence of str, optional
+    draws, tune, chains, target_accept, cores, seed, gates, progressbar
+        Sampling settings (the protocol's by default), root seed, diagnostic gates.
+
+    Returns
+    -------
+    SurvivalFit
+        ``median()``, ``survival(days)``, ``estimates()``, ``kaplan_meier()``,
+        ``summary()``, ``plot()``.
+    """
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"distribution = {distribution!r}: expected one of {list(DISTRIBUTIONS)}")
+    protocol = protocol_of(data)
+    if protocol is None:
+        raise TypeError("fit_survival needs a data cut (TrialData)")
+    labels = construct_labels(
+        data.patients["construct"].astype(str), constructs or protocol.construct_ids
+    )
+    times = SurvivalData.from_trial(data, endpoint, labels, phase=phase)
+    return _fit(
+        times,
+        labels=labels,
+        endpoint=endpoint,
+        distribution=distribution,
+        by_construct=by_construct,
+        prior=prior or SurvivalPrior.from_protocol(protocol),
+        settings=run_settings(
+            data, draws=draws, tune=tune, chains=chains, target_accept=target_accept, cores=cores
+        ),
+        gates=run_gates(data, gates),
+        seed=seed,
+        progressbar=progressbar,
+        protocol_hash=run_hash(data, None),
+    )
+
+
+def _fit(
+    times: SurvivalData,
+    *,
+    labels: Sequence[str],
+    endpoint: str,
+    distribution: str,
+    by_construct: bool,
+    prior: SurvivalPrior,
+    settings,
+    gates: Gates,
+    seed,
+    progressbar: bool | None,
+    protocol_hash: str | None,
+) -> SurvivalFit:
+    groups = tuple(labels) if by_construct else ("all",)
+    index = times.construct if by_construct else np.zeros(times.time.size, dtype=np.int64)
+    upper = np.where(times.event, np.inf, times.time)
+    with pm.Model(coords={"construct": list(groups)}) as model:
+        log_scale = pm.Normal("log_scale", *prior.log_scale, dims="construct")
+        scale = pm.Deterministic("scale", pt.exp(log_scale), dims="construct")
+        if distribution == "weibull":
+            log_shape = pm.Normal("log_shape", *prior.log_shape)
+            shape = pm.Deterministic("shape", pt.exp(log_shape))
+        else:
+            shape = pm.Deterministic("shape", pt.as_tensor(1.0))
+        pm.Censored(
+            "time",
+            pm.Weibull.dist(alpha=shape, beta=scale[index]),
+            lower=None,
+            upper=upper,
+            observed=times.time,
+        )
+        pm.Deterministic("median", scale * np.log(2.0) ** (1.0 / shape), dims="construct")
+    gated = ["scale", "median"] + (["shape"] if distribution == "weibull" else [])
+    fit = sample(
+        model,
+        settings=settings,
+        gates=gates,
+        seed=seed,
+        progressbar=progressbar,
+        gated=gated,
+        shown=gated,
+        name=f"{endpoint.upper()} ({distribution}{', per construct' if by_construct else ''})",
+        protocol_hash=protocol_hash,
+    )
+    return SurvivalFit(
+        **fit_fields(fit),
+        endpoint=endpoint,
+        distribution=distribution,
+        by_construct=by_construct,
+        constructs=groups,
+        data=times,
+        labels=tuple(labels),
+    )

@@ -1,0 +1,502 @@
+"""Dose-toxicity in PyMC: the BLRM per construct, exchangeable and EXNEX across constructs.
+
+The model of every construct c is the BLRM of :class:`dartnk.adaptive.BLRM`,
+
+    logit p_cd = log_alpha_c + exp(log_beta_c) log(dose_d / reference_dose),
+
+with a DLT likelihood y log p + (n - y) log(1 - p) for patients with complete follow-up
+and log(1 - w p) for a pending patient with TITE weight w = min(1, u / window) (Cheung
+and Chappell 2000), the same likelihood as the quadrature engines of
+:mod:`dartnk.adaptive`. Four hierarchies of theta_c = (log_alpha_c, log_beta_c):
+
+- ``"single arm"`` and ``"independent"``: theta_c ~ BVN(m, S) for each construct;
+- ``"exchangeable"``: theta_c ~ BVN(mu, diag(tau^2)) with mu ~ BVN(m, S) and
+  tau_k ~ HalfNormal(tau_scale_k), sampled as the constructs' mean and zero-sum
+  deviations with mu drawn from its exact conditional (:mod:`dartnk.models._hierarchy`);
+- ``"exnex"`` (Neuenschwander, Wandel, Roychoudhury and Bailey 2016): with prior
+  probability ``weight`` theta_c is the exchangeable theta_ex_c (as above), and
+  otherwise the non-exchangeable theta_nex_c ~ BVN(m, S) of its own. Both are sampled for
+  every construct and the likelihood is the mixture
+  log(w L(y_c | theta_ex_c) + (1 - w) L(y_c | theta_nex_c)), which marginalises the
+  component label; after sampling, each draw's label is drawn from its conditional
+  probability ``prob_ex`` (seeded), which gives draws of theta_c and p_cd from the EXNEX
+  posterior.
+
+m, S: the protocol's BLRM prior (means (-0.85, 0), standard deviations (2, 1),
+correlation 0); tau_scale (0.5, 0.25); weight 0.8.
+
+References
+----------
+Neuenschwander B, Branson M, Gsponer T (2008). Critical aspects of the Bayesian approach
+to phase I cancer trials. Statistics in Medicine 27:2420-2439.
+
+Neuenschwander B, Wandel S, Roychoudhury S, Bailey S (2016). Robust exchangeability
+designs for early phase clinical trials with multiple strata. Pharmaceutical Statistics
+15:123-134.
+
+Cheung YK, Chappell R (2000). Sequential designs for phase I clinical trials with
+late-onset toxicities. Biometrics 56:1177-1182.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from ._arviz import InferenceData
+from ._diagnostics import Gates
+from ._dlt import (
+    DEFAULT_INTERVALS,
+    DLTData,
+    ToxicityFit,
+    dlt_loglik,
+    dlt_prior_predictive,
+    dlt_table,
+)
+from ._fit import fit_fields
+from ._hierarchy import draw_population_mean, exchangeable_levels
+from ._inputs import (
+    as_index,
+    construct_labels,
+    protocol_of,
+    run_gates,
+    run_hash,
+    run_settings,
+)
+from ._sampling import SamplingSettings, sample
+
+__all__ = ["HIERARCHIES", "BLRMPrior", "blrm", "fit_toxicity"]
+
+HIERARCHIES = ("independent", "exchangeable", "exnex")
+_PARAMS = ("log_alpha", "log_beta")
+
+
+@dataclass(frozen=True)
+class BLRMPrior:
+    """Prior of the BLRM across constructs.
+
+    Parameters
+    ----------
+    mean, sd : pair of float
+        Means and standard deviations of (log_alpha, log_beta): the prior of each
+        independent construct, of the non-exchangeable component, and of the exchangeable
+        mean mu.
+    corr : float, default 0
+        Prior correlation of log_alpha and log_beta.
+    tau_scale : pair of float, default (0.5, 0.25)
+        Half-normal scales of the between-construct standard deviations tau.
+    weight : float, default 0.8
+        EXNEX prior probability that a construct is exchangeable.
+    """
+
+    mean: tuple[float, float] = (-0.85, 0.0)
+    sd: tuple[float, float] = (2.0, 1.0)
+    corr: float = 0.0
+    tau_scale: tuple[float, float] = (0.5, 0.25)
+    weight: float = 0.8
+
+    def __post_init__(self) -> None:
+        if len(self.mean) != 2 or not np.all(np.isfinite(self.mean)):
+            raise ValueError(f"prior mean {self.mean} must be two finite numbers")
+        if len(self.sd) != 2 or not all(v > 0 for v in self.sd):
+            raise ValueError(f"prior sd {self.sd} must be two positive numbers")
+        if not -1.0 < self.corr < 1.0:
+            raise ValueError(f"prior correlation {self.corr} must lie strictly in (-1, 1)")
+        if len(self.tau_scale) != 2 or not all(v > 0 for v in self.tau_scale):
+            raise ValueError(f"tau_scale {self.tau_scale} must be two positive numbers")
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"EXNEX weight {self.weight} is not a probability")
+
+    @property
+    def cholesky(self) -> np.ndarray:
+        """Lower Cholesky factor of the prior covariance S."""
+        (sa, sb), r = self.sd, self.corr
+        return np.array([[sa, 0.0], [r * sb, sb * np.sqrt(1.0 - r * r)]])
+
+    @classmethod
+    def from_protocol(cls, protocol: object | None) -> BLRMPrior:
+        """The protocol's priors (``priors.blrm_*``, ``exnex_*``), else the defaults."""
+        priors = getattr(protocol, "priors", None)
+        if priors is None:
+            return cls()
+        return cls(
+            mean=tuple(priors.blrm_mean),
+            sd=tuple(priors.blrm_sd),
+            corr=float(priors.blrm_corr),
+            tau_scale=tuple(priors.exnex_tau_scale),
+            weight=float(priors.exnex_weight),
+        )
+
+
+def _bivariate(name: str, prior: BLRMPrior, dims: tuple[str, ...]) -> pt.TensorVariable:
+    """theta = m + L z with z ~ N(0, I): BVN(m, S), non-centred; last dim ``param``."""
+    z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=dims)
+    return pm.Deterministic(name, pt.as_tensor(prior.mean) + z @ prior.cholesky.T, dims=dims)
+
+
+def _log_rates(
+    theta: pt.TensorVariable, log_dose: np.ndarray
+) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    eta = theta[:, 0, None] + pt.exp(theta[:, 1, None]) * log_dose
+    return -pt.softplus(-eta), -pt.softplus(eta)
+
+
+def _ptox(theta: np.ndarray, log_dose: np.ndarray) -> np.ndarray:
+    eta = theta[..., 0, None] + np.exp(theta[..., 1, None]) * log_dose
+    return 1.0 / (1.0 + np.exp(-eta))
+
+
+def _hierarchy(prior: BLRMPrior, name: str, constructs: int) -> dict:
+    chol = prior.cholesky
+    return {
+        "name": name,
+        "mean": prior.mean,
+        "cov": chol @ chol.T,
+        "component": "param",
+        "constructs": constructs,
+    }
+
+
+def _build(data: DLTData, log_dose: np.ndarray, prior: BLRMPrior, hierarchy: str) -> pm.Model:
+    coords = {"construct": list(data.constructs), "dose": list(data.dose_labels), "param": _PARAMS}
+    cp = ("construct", "param")
+    constructs = len(data.constructs)
+    with pm.Model(coords=coords) as model:
+        if hierarchy in ("independent", "single arm"):
+            theta = _bivariate("theta", prior, cp)
+        else:
+            tau = pm.HalfNormal("tau", sigma=np.asarray(prior.tau_scale), dims="param")
+            name = "theta" if hierarchy == "exchangeable" else "theta_ex"
+            levels = exchangeable_levels(tau=tau, **_hierarchy(prior, name, constructs))
+            theta = pm.Deterministic(name, levels, dims=cp)
+        if hierarchy != "exnex":
+            log_p, log_q = _log_rates(theta, log_dose)
+            pm.Potential("dlt_loglik", dlt_loglik(log_p, log_q, data).sum())
+            pm.Deterministic("ptox", pt.exp(log_p), dims=("construct", "dose"))
+            return model
+        theta_nex = _bivariate("theta_nex", prior, cp)
+        ll_ex = dlt_loglik(*_log_rates(theta, log_dose), data)
+        ll_nex = dlt_loglik(*_log_rates(theta_nex, log_dose), data)
+        w = prior.weight
+        log_ex, log_nex = np.log(w) + ll_ex, np.log1p(-w) + ll_nex
+        pm.Potential("dlt_loglik", pt.logaddexp(log_ex, log_nex).sum())
+        pm.Deterministic("prob_ex", pt.sigmoid(log_ex - log_nex), dims="construct")
+    return model
+
+
+def _postprocess(data: DLTData, log_dose: np.ndarray, prior: BLRMPrior, hierarchy: str):
+    """After sampling: mu (hierarchical models), EXNEX labels, the prior predictive."""
+    exnex = _exnex_draws(log_dose, prior.weight) if hierarchy == "exnex" else None
+    name = "theta" if hierarchy == "exchangeable" else "theta_ex"
+
+    def hierarchical(idata: InferenceData, rng: np.random.Generator) -> InferenceData:
+        if hierarchy in ("exchangeable", "exnex"):
+            spec = _hierarchy(prior, name, len(data.constructs))
+            draw_population_mean(idata, rng, tau="tau", **spec)
+        return exnex(idata, rng) if exnex is not None else idata
+
+    return dlt_prior_predictive(data, hierarchical)
+
+
+def _exnex_draws(log_dose: np.ndarray, weight: float):
+    """Post-processing of an EXNEX fit: each draw's component label, theta and p."""
+
+    def draw(idata: InferenceData, rng: np.random.Generator) -> InferenceData:
+        for group in ("posterior", "prior"):
+            if group not in idata.groups():
+                continue
+            data = idata[group]
+            theta_ex = data["theta_ex"].transpose("chain", "draw", "construct", "param")
+            theta_nex = data["theta_nex"].transpose("chain", "draw", "construct", "param")
+            shape = theta_ex.shape[:3]
+            if group == "posterior":
+                prob = data["prob_ex"].transpose("chain", "draw", "construct").to_numpy()
+            else:
+                prob = np.full(shape, weight)
+            label = rng.random(shape) < prob
+            theta = np.where(label[..., None], theta_ex.to_numpy(), theta_nex.to_numpy())
+            dims4 = ("chain", "draw", "construct", "param")
+            data["theta"] = (dims4, theta)
+            data["ptox"] = (("chain", "draw", "construct", "dose"), _ptox(theta, log_dose))
+            data["exchangeable"] = (("chain", "draw", "construct"), label.astype(np.int8))
+        return idata
+
+    return draw
+
+
+def _fit_model(
+    data: DLTData,
+    *,
+    doses: Sequence[float],
+    reference_dose: float,
+    prior: BLRMPrior,
+    hierarchy: str,
+    intervals: Sequence[float],
+    settings: SamplingSettings,
+    gates: Gates,
+    seed: int | np.random.SeedSequence | None,
+    progressbar: bool | None,
+    protocol_hash: str | None,
+) -> ToxicityFit:
+    amounts = np.asarray(doses, dtype=float)
+    if amounts.shape != (len(data.dose_labels),):
+        raise ValueError(f"{amounts.size} doses given for {len(data.dose_labels)} dose labels")
+    if np.any(amounts <= 0) or np.any(np.diff(amounts) <= 0):
+        raise ValueError(f"doses must be positive and increasing, got {amounts.tolist()}")
+    if not reference_dose > 0:
+        raise ValueError(f"reference_dose {reference_dose} must be a positive amount")
+    low, high = (float(v) for v in intervals)
+    if not 0.0 < low < high < 1.0:
+        raise ValueError(f"intervals ({low}, {high}) must satisfy 0 < low < high < 1")
+    log_dose = np.log(amounts / reference_dose)
+    if hierarchy == "exnex" and prior.weight in (0.0, 1.0):
+        raise ValueError(
+            f"EXNEX weight {prior.weight} leaves one component only: use hierarchical="
+            f"{'exchangeable' if prior.weight == 1.0 else 'independent'!r}"
+        )
+    model = _build(data, log_dose, prior, hierarchy)
+    gated = ["theta", "ptox"]
+    shown = ["theta"]
+    if hierarchy in ("exchangeable", "exnex"):
+        gated += ["mu", "tau"]
+        shown += ["mu", "tau"]
+    if hierarchy == "exnex":
+        gated += ["theta_ex", "theta_nex"]
+        shown += ["prob_ex"]
+    name = f"BLRM ({hierarchy})"
+    fit = sample(
+        model,
+        settings=settings,
+        gates=gates,
+        seed=seed,
+        progressbar=progressbar,
+        gated=gated,
+        shown=shown,
+        name=name,
+        protocol_hash=protocol_hash,
+        postprocess=_postprocess(data, log_dose, prior, hierarchy),
+        attrs={"hierarchy": hierarchy, "intervals": f"[{low:g}, {high:g})"},
+    )
+    return ToxicityFit(
+        **fit_fields(fit),
+        constructs=data.constructs,
+        dose_labels=data.dose_labels,
+        doses=tuple(float(v) for v in amounts),
+        intervals=(low, high),
+        counts=data.counts(),
+        hierarchy=hierarchy,
+    )
+
+
+def blrm(
+    level: Sequence[int] | np.ndarray,
+    dlt: Sequence[int] | np.ndarray,
+    *,
+    doses: Sequence[float],
+    reference_dose: float,
+    prior_mean: Sequence[float],
+    prior_sd: Sequence[float],
+    prior_corr: float = 0.0,
+    followup: Sequence[float | None] | np.ndarray | None = None,
+    window: float | None = None,
+    intervals: Sequence[float] = DEFAULT_INTERVALS,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    target_accept: float = 0.9,
+    cores: int = 1,
+    seed: int | np.random.SeedSequence | None = None,
+    gates: Gates | None = None,
+    progressbar: bool | None = None,
+    labels: Sequence[str] | None = None,
+) -> ToxicityFit:
+    """The BLRM of one arm by MCMC, from per-patient arrays (no data cut needed).
+
+    The PyMC twin of :meth:`dartnk.adaptive.BLRM.fit`: logit p_d = log_alpha +
+    exp(log_beta) log(dose_d / reference_dose), (log_alpha, log_beta) ~ BVN(prior_mean,
+    diag(prior_sd) R diag(prior_sd)) with correlation ``prior_corr``; a DLT contributes
+    log p, a patient with complete follow-up and no DLT log(1 - p), and, when ``window``
+    is set, a pending patient with u days of follow-up log(1 - w p) with
+    w = min(1, u / window) (Cheung and Chappell 2000).
+
+    Parameters
+    ----------
+    level : sequence of int
+        0-based dose index per patient.
+    dlt : sequence of int
+        1 for a DLT, else 0.
+    doses : sequence of float
+        Dose amounts by 0-based index, increasing, in the unit of ``reference_dose``.
+    reference_dose : float
+    prior_mean, prior_sd : pair of float
+    prior_corr : float, default 0
+    followup : sequence of float, optional
+        Days of follow-up of patients still inside the DLT window (NaN/None when
+        complete); without ``window`` such patients are left out.
+    window : float, optional
+        DLT window in days (TITE).
+    intervals : pair of float, default (0.16, 0.33)
+        Underdosing below the first, overdosing from the second.
+    draws, tune, chains, target_accept, cores
+        NUTS settings (4 chains of 1000 draws after 1000 tuning steps by default).
+    seed : int or SeedSequence, optional
+    gates : Gates, optional
+        R-hat < 1.01, bulk ESS > 400, no divergences by default.
+    progressbar : bool, optional
+    labels : sequence of str, optional
+        Dose labels (``"0"``, ``"1"``, ... by default).
+
+    Returns
+    -------
+    ToxicityFit
+        ``interval_probabilities()`` has the per-dose columns of
+        :meth:`dartnk.adaptive.BLRM.fit`: ``prob_under``, ``prob_target``,
+        ``prob_over``, ``ptox_mean``, ``ptox_median``; the one construct is ``"arm"``.
+
+    Examples
+    --------
+    >>> from dartnk.models import blrm
+    >>> fit = blrm([1, 1, 1, 2, 2, 2], [0, 0, 0, 0, 1, 0], doses=[5e7, 1e8, 3e8, 1e9, 2e9],
+    ...            reference_dose=3e8, prior_mean=(-0.85, 0.0), prior_sd=(2.0, 1.0),
+    ...            draws=500, tune=500, seed=1)  # doctest: +SKIP
+    >>> fit.interval_probabilities()  # doctest: +SKIP
+
+    References
+    ----------
+    Neuenschwander B, Branson M, Gsponer T (2008). Statistics in Medicine 27:2420-2439.
+    """
+    n_doses = len(doses)
+    dose_labels = tuple(labels) if labels is not None else tuple(str(i) for i in range(n_doses))
+    if len(dose_labels) != n_doses:
+        raise ValueError(f"{len(dose_labels)} labels given for {n_doses} doses")
+    level_array = np.asarray(level)
+    data = DLTData.from_patients(
+        np.zeros(level_array.shape, dtype=np.int64),
+        level_array,
+        np.asarray(dlt),
+        followup,
+        window=window,
+        constructs=("arm",),
+        dose_labels=dose_labels,
+    )
+    prior = BLRMPrior(mean=tuple(prior_mean), sd=tuple(prior_sd), corr=float(prior_corr))
+    return _fit_model(
+        data,
+        doses=doses,
+        reference_dose=reference_dose,
+        prior=prior,
+        hierarchy="single arm",
+        intervals=intervals,
+        settings=SamplingSettings(
+            chains=chains, draws=draws, tune=tune, target_accept=target_accept, cores=cores
+        ),
+        gates=gates or Gates(),
+        seed=seed,
+        progressbar=progressbar,
+        protocol_hash=None,
+    )
+
+
+def fit_toxicity(
+    data: object,
+    hierarchical: str = "exnex",
+    *,
+    prior: BLRMPrior | None = None,
+    phase: int | None = None,
+    tite: bool = True,
+    constructs: Sequence[str] | None = None,
+    intervals: Sequence[float] | None = None,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    target_accept: float | None = None,
+    cores: int | None = None,
+    seed: int | np.random.SeedSequence | None = None,
+    gates: Gates | None = None,
+    progressbar: bool | None = None,
+) -> ToxicityFit:
+    """Posterior DLT rates of every construct and dose of a data cut by MCMC.
+
+    Parameters
+    ----------
+    data : TrialData
+        A data cut (:func:`dartnk.analyses.load_trial`): DLT-evaluable patients with their
+        DLT status, and pending ones with their follow-up.
+    hierarchical : {"exnex", "exchangeable", "independent"}, default "exnex"
+        How the constructs share information (module docstring).
+    prior : BLRMPrior, optional
+        The protocol's priors by default.
+    phase : int, optional
+        Keep one phase's patients (all DLT-evaluable patients by default).
+    tite : bool, default True
+        Weigh pending patients by min(1, follow-up / window) (the protocol's DLT window);
+        False leaves them out.
+    constructs : sequence of str, optional
+        Construct order (the protocol's by default).
+    intervals : pair of float, optional
+        The protocol's BLRM intervals (0.16, 0.33) by default.
+    draws, tune, chains, target_accept, cores
+        The protocol's sampling settings by default.
+    seed : int or SeedSequence, optional
+        Root seed (spawned per chain).
+    gates : Gates, optional
+        The protocol's gates by default.
+    progressbar : bool, optional
+
+    Returns
+    -------
+    ToxicityFit
+        Posterior with dims (chain, draw, construct, dose); ``summary()``,
+        ``interval_probabilities()``, ``prob_tox_exceeds()``, ``prob_exchangeable()``
+        (EXNEX), ``plot()``, ``diagnostics``, ``passed``.
+
+    Examples
+    --------
+    >>> from dartnk.analyses import example_data, load_trial
+    >>> from dartnk.models import fit_toxicity
+    >>> trial = load_trial(example_data())
+    >>> fit = fit_toxicity(trial, hierarchical="exnex", seed=1)  # doctest: +SKIP
+    >>> fit.interval_probabilities()  # doctest: +SKIP
+    """
+    if hierarchical not in HIERARCHIES:
+        raise ValueError(f"hierarchical = {hierarchical!r}: expected one of {list(HIERARCHIES)}")
+    protocol = protocol_of(data)
+    if protocol is None:
+        raise TypeError("fit_toxicity needs a data cut (TrialData); use blrm() on arrays")
+    table = dlt_table(data, phase=phase, tite=tite)
+    labels = construct_labels(table["construct"], constructs or protocol.construct_ids)
+    window = float(protocol.dlt_window) if tite else None
+    dlt_data = DLTData.from_patients(
+        as_index(table["construct"], labels),
+        table["dose_index"].to_numpy(),
+        table["dlt"].to_numpy(),
+        table["followup"].to_numpy() if tite else None,
+        window=window,
+        constructs=labels,
+        dose_labels=protocol.dose_labels,
+    )
+    toxicity = protocol.toxicity
+    return _fit_model(
+        dlt_data,
+        doses=protocol.doses,
+        reference_dose=protocol.priors.reference_dose,
+        prior=prior or BLRMPrior.from_protocol(protocol),
+        hierarchy=hierarchical,
+        intervals=intervals or (toxicity.underdose_below, toxicity.overdose_from),
+        settings=run_settings(
+            data,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            target_accept=target_accept,
+            cores=cores,
+        ),
+        gates=run_gates(data, gates),
+        seed=seed,
+        progressbar=progressbar,
+        protocol_hash=run_hash(data, None),
+    )
