@@ -14,8 +14,8 @@ and Chappell 2000), the same likelihood as the quadrature engines of
   tau_k ~ HalfNormal(tau_scale_k), sampled as the constructs' mean and zero-sum
   deviations with mu drawn from its exact conditional (:mod:`dartnk.models._hierarchy`);
 - ``"exnex"`` (Neuenschwander, Wandel, Roychoudhury and Bailey 2016): with prior
-  probability ``weight`` theta_c is the exchangeable theta_ex_c (as above), and
-  otherwise the non-exchangeable theta_nex_c ~ BVN(m, S) of its own. Both are sampled for
+  probability ``weight`` theta_c is the exchangeable theta_ex_c = mu + tau z_c
+  (mu ~ BVN(m, S), z_c ~ N(0, I), non-centred), and otherwise the non-exchangeable theta_nex_c ~ BVN(m, S) of its own. Both are sampled for
   every construct and the likelihood is the mixture
   log(w L(y_c | theta_ex_c) + (1 - w) L(y_c | theta_nex_c)), which marginalises the
   component label; after sampling, each draw's label is drawn from its conditional
@@ -24,6 +24,12 @@ and Chappell 2000), the same likelihood as the quadrature engines of
 
 m, S: the protocol's BLRM prior (means (-0.85, 0), standard deviations (2, 1),
 correlation 0); tau_scale (0.5, 0.25); weight 0.8.
+
+A construct in strong conflict with the others (say 5 DLTs in 6 patients at a dose the
+others tolerate) makes the EXNEX posterior bimodal in that construct's theta_ex_c (near
+its prior when it is not exchangeable, far out when it is); NUTS then mixes slowly between
+the modes and the diagnostic gates report it (R-hat, bulk ESS of theta_ex and mu): run
+longer chains, or read the independent and exchangeable fits beside it.
 
 References
 ----------
@@ -46,6 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 
 from ._arviz import InferenceData
 from ._diagnostics import Gates
@@ -168,11 +175,15 @@ def _build(data: DLTData, log_dose: np.ndarray, prior: BLRMPrior, hierarchy: str
     with pm.Model(coords=coords) as model:
         if hierarchy in ("independent", "single arm"):
             theta = _bivariate("theta", prior, cp)
-        else:
+        elif hierarchy == "exchangeable":
             tau = pm.HalfNormal("tau", sigma=np.asarray(prior.tau_scale), dims="param")
-            name = "theta" if hierarchy == "exchangeable" else "theta_ex"
-            levels = exchangeable_levels(tau=tau, **_hierarchy(prior, name, constructs))
-            theta = pm.Deterministic(name, levels, dims=cp)
+            levels = exchangeable_levels(tau=tau, **_hierarchy(prior, "theta", constructs))
+            theta = pm.Deterministic("theta", levels, dims=cp)
+        else:
+            mu = _bivariate("mu", prior, ("param",))
+            tau = pm.HalfNormal("tau", sigma=np.asarray(prior.tau_scale), dims="param")
+            z = pm.Normal("z_ex", 0.0, 1.0, dims=cp)
+            theta = pm.Deterministic("theta_ex", mu + tau * z, dims=cp)
         if hierarchy != "exnex":
             log_p, log_q = _log_rates(theta, log_dose)
             pm.Potential("dlt_loglik", dlt_loglik(log_p, log_q, data).sum())
@@ -190,19 +201,20 @@ def _build(data: DLTData, log_dose: np.ndarray, prior: BLRMPrior, hierarchy: str
 
 def _postprocess(data: DLTData, log_dose: np.ndarray, prior: BLRMPrior, hierarchy: str):
     """After sampling: mu (hierarchical models), EXNEX labels, the prior predictive."""
-    exnex = _exnex_draws(log_dose, prior.weight) if hierarchy == "exnex" else None
-    name = "theta" if hierarchy == "exchangeable" else "theta_ex"
+    exnex = (
+        _exnex_draws(log_dose, prior.weight, data.dose_labels) if hierarchy == "exnex" else None
+    )
 
     def hierarchical(idata: InferenceData, rng: np.random.Generator) -> InferenceData:
-        if hierarchy in ("exchangeable", "exnex"):
-            spec = _hierarchy(prior, name, len(data.constructs))
+        if hierarchy == "exchangeable":
+            spec = _hierarchy(prior, "theta", len(data.constructs))
             draw_population_mean(idata, rng, tau="tau", **spec)
         return exnex(idata, rng) if exnex is not None else idata
 
     return dlt_prior_predictive(data, hierarchical)
 
 
-def _exnex_draws(log_dose: np.ndarray, weight: float):
+def _exnex_draws(log_dose: np.ndarray, weight: float, dose_labels: Sequence[str]):
     """Post-processing of an EXNEX fit: each draw's component label, theta and p."""
 
     def draw(idata: InferenceData, rng: np.random.Generator) -> InferenceData:
@@ -221,7 +233,11 @@ def _exnex_draws(log_dose: np.ndarray, weight: float):
             theta = np.where(label[..., None], theta_ex.to_numpy(), theta_nex.to_numpy())
             dims4 = ("chain", "draw", "construct", "param")
             data["theta"] = (dims4, theta)
-            data["ptox"] = (("chain", "draw", "construct", "dose"), _ptox(theta, log_dose))
+            data["ptox"] = xr.DataArray(
+                _ptox(theta, log_dose),
+                dims=("chain", "draw", "construct", "dose"),
+                coords={"dose": list(dose_labels)},
+            )
             data["exchangeable"] = (("chain", "draw", "construct"), label.astype(np.int8))
         return idata
 
