@@ -15,8 +15,9 @@ and Chappell 2000), the same likelihood as the quadrature engines of
   deviations with mu drawn from its exact conditional (:mod:`dartnk.models._hierarchy`);
 - ``"exnex"`` (Neuenschwander, Wandel, Roychoudhury and Bailey 2016): with prior
   probability ``weight`` theta_c is the exchangeable theta_ex_c = mu + tau z_c
-  (mu ~ BVN(m, S), z_c ~ N(0, I), non-centred), and otherwise the non-exchangeable theta_nex_c ~ BVN(m, S) of its own. Both are sampled for
-  every construct and the likelihood is the mixture
+  (mu ~ BVN(m, S), z_c ~ N(0, I), non-centred), and otherwise the non-exchangeable
+  theta_nex_c ~ BVN(m, S) of its own. Both are sampled for every construct and the
+  likelihood is the mixture
   log(w L(y_c | theta_ex_c) + (1 - w) L(y_c | theta_nex_c)), which marginalises the
   component label; after sampling, each draw's label is drawn from its conditional
   probability ``prob_ex`` (seeded), which gives draws of theta_c and p_cd from the EXNEX
@@ -201,9 +202,7 @@ def _build(data: DLTData, log_dose: np.ndarray, prior: BLRMPrior, hierarchy: str
 
 def _postprocess(data: DLTData, log_dose: np.ndarray, prior: BLRMPrior, hierarchy: str):
     """After sampling: mu (hierarchical models), EXNEX labels, the prior predictive."""
-    exnex = (
-        _exnex_draws(log_dose, prior.weight, data.dose_labels) if hierarchy == "exnex" else None
-    )
+    exnex = _exnex_draws(log_dose, prior.weight, data.dose_labels) if hierarchy == "exnex" else None
 
     def hierarchical(idata: InferenceData, rng: np.random.Generator) -> InferenceData:
         if hierarchy == "exchangeable":
