@@ -338,12 +338,14 @@ class ManufacturingSpec(_Section):
 
 
 class Sampling(_Section):
-    """MCMC settings and the diagnostic gates a fit must pass."""
+    """MCMC settings and the diagnostic gates a fit must pass; a run with more divergent
+    transitions than allowed is repeated at each higher ``retry_target_accept``."""
 
     chains: PositiveInt = 4
     draws: PositiveInt = 1000
     tune: PositiveInt = 1000
     target_accept: Probability = 0.9
+    retry_target_accept: tuple[Probability, ...] = (0.95, 0.99)
     max_rhat: Annotated[float, Field(gt=1.0)] = 1.01
     min_ess_bulk: PositiveInt = 400
     max_divergences: Annotated[int, Field(ge=0)] = 0

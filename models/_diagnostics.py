@@ -70,6 +70,9 @@ class Diagnostics:
     failures : tuple of str
         One sentence per failed gate, naming the parameter and by how much it failed;
         empty when the fit passed.
+    attempts : tuple of (float, int)
+        Target acceptance rate and divergences of each earlier run, repeated because it
+        diverged too often (empty when the first run was kept).
     """
 
     table: pd.DataFrame
@@ -78,6 +81,7 @@ class Diagnostics:
     draws: int
     gates: Gates
     failures: tuple[str, ...]
+    attempts: tuple[tuple[float, int], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -105,11 +109,14 @@ class Diagnostics:
 
     def _headline(self) -> str:
         verdict = "passed" if self.passed else f"FAILED ({len(self.failures)} problems)"
+        retried = "".join(
+            f"; rerun after {n} divergences at target_accept {t:g}" for t, n in self.attempts
+        )
         return (
             f"Diagnostics: {verdict}; {self.chains} chains x {self.draws} draws; "
             f"max R-hat {self.max_rhat:.4f} (gate < {self.gates.max_rhat:g}), "
             f"min bulk ESS {self.min_ess_bulk:.0f} (gate > {self.gates.min_ess_bulk:g}), "
-            f"{self.divergences} divergences (gate <= {self.gates.max_divergences})"
+            f"{self.divergences} divergences (gate <= {self.gates.max_divergences}){retried}"
         )
 
     def __repr__(self) -> str:
@@ -120,7 +127,13 @@ class Diagnostics:
         return f"<p>{html.escape(self._headline())}</p>" + (f"<ul>{items}</ul>" if items else "")
 
 
-def diagnose(idata: InferenceData, var_names: Sequence[str] | None, gates: Gates) -> Diagnostics:
+def diagnose(
+    idata: InferenceData,
+    var_names: Sequence[str] | None,
+    gates: Gates,
+    *,
+    attempts: tuple[tuple[float, int], ...] = (),
+) -> Diagnostics:
     """Diagnostics of the posterior group of ``idata`` for ``var_names`` under ``gates``.
 
     A parameter whose draws are all equal (a constant) is not gated. With a single chain
@@ -151,6 +164,7 @@ def diagnose(idata: InferenceData, var_names: Sequence[str] | None, gates: Gates
         draws=draws,
         gates=gates,
         failures=failures,
+        attempts=attempts,
     )
 
 

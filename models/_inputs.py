@@ -76,6 +76,7 @@ def run_settings(
         tune=pick(tune, "tune"),
         target_accept=pick(target_accept, "target_accept"),
         cores=cores if cores is not None else base.cores,
+        retry_target_accept=tuple(pick(None, "retry_target_accept")),
     )
 
 

@@ -47,6 +47,16 @@ class SamplingSettings:
         depend on it.
     prior_draws : int, default 500
         Draws of the prior and prior predictive distributions.
+    retry_target_accept : tuple of float, default (0.95, 0.99)
+        When a run has more divergent transitions than the gates allow, it is run again
+        (same seeds) with each higher target acceptance in turn, a smaller step size that
+        explores the regions where the integrator diverged (Betancourt 2017); the first
+        run within the divergence gate is kept, else the last. Empty: no retry.
+
+    References
+    ----------
+    Betancourt M (2017). A conceptual introduction to Hamiltonian Monte Carlo.
+    arXiv:1701.02434.
     """
 
     chains: int = 4
@@ -55,6 +65,7 @@ class SamplingSettings:
     target_accept: float = 0.9
     cores: int = 1
     prior_draws: int = 500
+    retry_target_accept: tuple[float, ...] = (0.95, 0.99)
 
     def __post_init__(self) -> None:
         for name in ("chains", "draws", "cores", "prior_draws"):
@@ -65,6 +76,9 @@ class SamplingSettings:
             raise ValueError(f"tune = {self.tune}: expected a whole number >= 0")
         if not 0.0 < self.target_accept < 1.0:
             raise ValueError(f"target_accept = {self.target_accept}: expected 0 < value < 1")
+        for value in self.retry_target_accept:
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"retry_target_accept {value}: expected 0 < value < 1")
 
 
 @dataclass(frozen=True)
@@ -179,6 +193,10 @@ def sample(
 ) -> Fit:
     """Sample a PyMC model with NUTS and check the result against diagnostic gates.
 
+    A run with too many divergent transitions is repeated with the higher target
+    acceptance rates of ``settings.retry_target_accept`` (same seeds); the diagnostics
+    record every earlier attempt.
+
     Parameters
     ----------
     model : pymc.Model
@@ -234,20 +252,28 @@ def sample(
     gates = gates or Gates()
     plan = seed_plan(seed)
     bar = auto_progressbar() if progressbar is None else bool(progressbar)
+    ladder = [settings.target_accept]
+    ladder += [v for v in settings.retry_target_accept if v > settings.target_accept]
+    attempts: list[tuple[float, int]] = []
     with _quiet(bar):
-        idata = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=min(settings.cores, settings.chains),
-            target_accept=settings.target_accept,
-            random_seed=plan.chain_generator(),
-            progressbar=bar,
-            compute_convergence_checks=False,
-            return_inferencedata=True,
-            idata_kwargs={"log_likelihood": False},
-            model=model,
-        )
+        for target_accept in ladder:
+            idata = pm.sample(
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=min(settings.cores, settings.chains),
+                target_accept=target_accept,
+                random_seed=plan.chain_generator(),
+                progressbar=bar,
+                compute_convergence_checks=False,
+                return_inferencedata=True,
+                idata_kwargs={"log_likelihood": False},
+                model=model,
+            )
+            divergences = int(idata["sample_stats"]["diverging"].sum())
+            if divergences <= gates.max_divergences or target_accept == ladder[-1]:
+                break
+            attempts.append((target_accept, divergences))
         if prior_predictive:
             prior = pm.sample_prior_predictive(
                 draws=settings.prior_draws, model=model, random_seed=plan.prior
@@ -263,10 +289,11 @@ def sample(
             "seed": plan.entropy,
             "sampler": SAMPLER,
             "model": name,
+            "target_accept": target_accept,
             **dict(attrs or {}),
         },
     )
-    diagnostics: Diagnostics = diagnose(idata, gated, gates)
+    diagnostics: Diagnostics = diagnose(idata, gated, gates, attempts=tuple(attempts))
     return Fit(
         idata=idata,
         diagnostics=diagnostics,
