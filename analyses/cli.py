@@ -472,16 +472,32 @@ def expansion_command(
             help="Patients before toxicity monitoring (default: the protocol's).",
         ),
     ] = None,
+    survival_model: Annotated[
+        bool,
+        typer.Option(
+            "--survival-model/--no-survival-model",
+            help="Fit the Bayesian Weibull model of PFS and OS beside Kaplan-Meier.",
+        ),
+    ] = True,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Root seed of the survival model.")
+    ] = 2026,
     protocol: ProtocolOption = None,
 ) -> None:
     """Current decision on a Phase 2 expansion data cut: posterior of the ORR, the
-    predictive probability and its decision, and the toxicity monitor."""
+    predictive probability and its decision, the toxicity monitor, and PFS and OS at the
+    expansion dose by Kaplan-Meier and a Bayesian Weibull model."""
     from .expansion import analyse_expansion, toxicity_monitor
     from .trial import load_trial
 
     p = _protocol(protocol)
     trial = load_trial(directory, protocol=p, cutoff=cutoff)
-    result = analyse_expansion(trial, monitor=toxicity_monitor(p, min_n=toxicity_min_n))
+    result = analyse_expansion(
+        trial,
+        monitor=toxicity_monitor(p, min_n=toxicity_min_n),
+        survival_model=survival_model,
+        seed=seed,
+    )
     console = out_console()
     print_frame(result.summary(), title=result.headline, console=console)
     for rule, text in result.reasons:
@@ -492,6 +508,10 @@ def expansion_command(
             title="Planned looks reached (evaluable patients in order of enrolment)",
             console=console,
         )
+    print_frame(result.survival.summary(), title=result.survival.headline, console=console)
+    for fit in result.survival.fits:
+        if not fit.passed:
+            console.print(f"  - {fit.endpoint.upper()}: {fit.diagnostics!r}", markup=False)
     sys.stderr.write("".join(f"warning: {line}\n" for line in trial.warnings))
 
 

@@ -29,6 +29,7 @@ from dartnk.adaptive import (
 )
 
 from .errors import InputError
+from .expansion_survival import ExpansionSurvival, analyse_expansion_survival
 from .protocol import Protocol
 from .trial import TrialData
 
@@ -312,6 +313,9 @@ class ExpansionAnalysis:
         The toxicity rule on the completed patients.
     toxicity_if_pending_dlt : SingleArmDecision or None
         The rule if every pending patient had a DLT (None without pending patients).
+    survival : ExpansionSurvival
+        PFS and OS of the construct at the expansion dose (both phases): Kaplan-Meier,
+        and the Weibull model when asked for.
     """
 
     cutoff: int
@@ -332,6 +336,7 @@ class ExpansionAnalysis:
     toxicity_prior: tuple[float, float]
     toxicity: SingleArmDecision
     toxicity_if_pending_dlt: SingleArmDecision | None
+    survival: ExpansionSurvival
 
     @property
     def posterior_mean(self) -> float:
@@ -405,7 +410,10 @@ class ExpansionAnalysis:
 
     def __repr__(self) -> str:
         reasons = "\n".join(f"  - {rule}: {text}" for rule, text in self.reasons)
-        return f"{self.headline}\n{self.summary().to_string(index=False)}\n{reasons}"
+        return (
+            f"{self.headline}\n{self.summary().to_string(index=False)}\n{reasons}\n"
+            f"{self.survival!r}"
+        )
 
     def _repr_html_(self) -> str:
         items = "".join(
@@ -415,6 +423,7 @@ class ExpansionAnalysis:
         return (
             f"<p>{html.escape(self.headline)}</p>"
             f"{self.summary().to_html(index=False, escape=True)}<ul>{items}</ul>"
+            f"{self.survival._repr_html_()}"
         )
 
 
@@ -424,6 +433,8 @@ def analyse_expansion(
     design: PredictiveProbabilityDesign | None = None,
     monitor: ToxicityMonitor | None = None,
     ci_prob: float = 0.90,
+    survival_model: bool = False,
+    seed: int | None = None,
 ) -> ExpansionAnalysis:
     """The expansion's current decisions on a data cut.
 
@@ -442,7 +453,11 @@ def analyse_expansion(
     monitor : ToxicityMonitor, optional
         Default: the protocol's (:func:`toxicity_monitor`).
     ci_prob : float, default 0.90
-        Probability of the posterior intervals.
+        Probability of the posterior intervals (and of the survival intervals).
+    survival_model : bool, default False
+        Fit the Bayesian Weibull model of PFS and OS beside Kaplan-Meier (MCMC).
+    seed : int, optional
+        Root seed of the survival fits.
 
     Raises
     ------
@@ -508,6 +523,14 @@ def analyse_expansion(
         toxicity=monitor.decision(n_tox, y_tox),
         toxicity_if_pending_dlt=(
             monitor.decision(n_tox + pending, y_tox + pending) if pending else None
+        ),
+        survival=analyse_expansion_survival(
+            trial,
+            str(construct),
+            str(dose_level),
+            model=survival_model,
+            seed=seed,
+            ci_prob=ci_prob,
         ),
     )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
+import pytensor
 
 from ._arviz import InferenceData, stamp
 from ._diagnostics import Diagnostics, Gates, diagnose
@@ -232,7 +233,8 @@ def sample(
     Fit
         ``idata`` (ArviZ ``InferenceData`` with ``posterior``, ``sample_stats`` and, when
         asked, ``prior`` and ``prior_predictive``, every group stamped with the package
-        version, protocol hash, seed, sampler and model name), ``diagnostics`` and
+        version, PyMC and PyTensor versions, protocol hash, seed, sampler, target
+        acceptance and model name), ``diagnostics`` and
         ``passed``.
 
     Examples
@@ -288,6 +290,8 @@ def sample(
             "protocol_hash": protocol_hash if protocol_hash is not None else "none",
             "seed": plan.entropy,
             "sampler": SAMPLER,
+            "pymc_version": pm.__version__,
+            "pytensor_version": pytensor.__version__,
             "model": name,
             "target_accept": target_accept,
             **dict(attrs or {}),

@@ -209,6 +209,13 @@ def crm(
     follow-up of patients still inside the DLT window (NaN/None when complete), used only
     when ``window`` is set.
 
+    Notes
+    -----
+    Likelihood: log p_d for a DLT, log(1 - p_d) for complete follow-up without one, and
+    log(1 - w p_d) with w = min(1, u / window) for a pending patient (TITE). Model:
+    p_d = s_d ^ exp(beta) (empiric) or logit p_d = a + exp(beta) (logit(s_d) - a)
+    (logistic, a = 3 by default). Prior: beta ~ N(0, 1.34).
+
     Returns
     -------
     CRMModelFit

@@ -270,6 +270,14 @@ def fit_expansion(
     draws, tune, chains, target_accept, cores, seed, gates, progressbar
         Sampling settings (the protocol's by default), root seed, diagnostic gates.
 
+    Notes
+    -----
+    Likelihood: y ~ N(a_c + b log(dose / 3e8), sigma) for log10 Cmax and log10 AUC0-28,
+    with a patient's value below the LLOQ entering as P(y < log10 LLOQ) and an AUC with
+    below-LLOQ samples as P(log10 low < y < log10 high). Priors (protocol defaults):
+    a_c ~ N(mu, tau), mu ~ N((3.0, 4.5), (1.5, 1.5)), b ~ N(0, 1), tau ~ HalfNormal(0.5),
+    sigma ~ HalfNormal(1).
+
     Returns
     -------
     ExpansionFit

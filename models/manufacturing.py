@@ -186,6 +186,11 @@ def fit_manufacturing(
     draws, tune, chains, target_accept, cores, seed, gates, progressbar
         Sampling settings (the protocol's by default), root seed, diagnostic gates.
 
+    Notes
+    -----
+    Likelihood: released lots s_c ~ Binomial(n_c, q_c) among lots with a known outcome.
+    Prior: q_c ~ Beta(1, 1) (the protocol's default); posterior Beta(1 + s_c, 1 + n_c - s_c).
+
     Returns
     -------
     ManufacturingFit

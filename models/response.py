@@ -180,6 +180,13 @@ def fit_response(
     draws, tune, chains, target_accept, cores, seed, gates, progressbar
         Sampling settings (the protocol's by default), root seed, diagnostic gates.
 
+    Notes
+    -----
+    Likelihood: responders r_c ~ Binomial(n_c, p_c) among response-evaluable patients
+    (per construct and dose with ``by_dose``). Priors (protocol defaults):
+    logit p_c ~ N(mu, tau), mu ~ N(-1.4, 1.5), tau ~ HalfNormal(1); with ``by_dose`` a
+    shared log-dose slope beta ~ N(0, 1).
+
     Returns
     -------
     ResponseFit

@@ -282,6 +282,12 @@ def fit_survival(
     draws, tune, chains, target_accept, cores, seed, gates, progressbar
         Sampling settings (the protocol's by default), root seed, diagnostic gates.
 
+    Notes
+    -----
+    Likelihood: log f(t) for an event at t and log S(t) for a time censored at t, with
+    f and S of the Weibull(k, lambda_c), S(t) = exp(-(t / lambda_c)^k). Priors (protocol
+    defaults): log lambda_c ~ N(5.2, 1.5), log k ~ N(0, 0.5) (k = 1 for the exponential).
+
     Returns
     -------
     SurvivalFit

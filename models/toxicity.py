@@ -469,6 +469,16 @@ def fit_toxicity(
         ``interval_probabilities()``, ``prob_tox_exceeds()``, ``prob_exchangeable()``
         (EXNEX), ``plot()``, ``diagnostics``, ``passed``.
 
+    Notes
+    -----
+    Likelihood, per construct c and dose d: y log p + (n - y) log(1 - p) for patients with
+    complete follow-up, and log(1 - w p) for each pending patient with TITE weight
+    w = min(1, u / 28) (the protocol's DLT window), where
+    logit p_cd = log_alpha_c + exp(log_beta_c) log(dose_d / 3e8 cells).
+    Priors (protocol defaults): (log_alpha, log_beta) ~ BVN((-0.85, 0), diag(2, 1)^2) for
+    an independent construct, the non-exchangeable component and the exchangeable mean
+    mu; tau ~ HalfNormal((0.5, 0.25)); prior probability of exchangeability 0.8.
+
     Examples
     --------
     >>> from dartnk.analyses import example_data, load_trial

@@ -5,6 +5,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from pandas.testing import assert_frame_equal
 from _reference import PUBLISHED
 from scipy.stats import beta, betabinom
 from typer.testing import CliRunner
@@ -179,7 +180,7 @@ def test_expansion_command_prints_the_decisions(expansion_cut):
 
 
 def test_expansion_command_with_cutoff(expansion_cut):
-    result = _run("expansion", expansion_cut, "--cutoff", 950)
+    result = _run("expansion", expansion_cut, "--cutoff", 950, "--no-survival-model")
     assert result.exit_code == 0, result.output
     assert "cut-off study day 950" in result.output
     assert "between looks" in result.output
@@ -205,3 +206,55 @@ def test_summary_has_one_row_per_rule(trial):
     table = analyse_expansion(trial).summary()
     assert list(table["endpoint"]) == ["ORR", "DLT rate"]
     assert {"posterior_mean", "lower_90%", "upper_90%", "probability", "action"} <= set(table)
+
+
+def _km_by_hand(trial, endpoint):
+    """Kaplan-Meier of the expanded construct at its dose, straight from the tables."""
+    from lifelines import KaplanMeierFitter
+
+    p = trial.patients
+    phase2 = _phase2(trial).iloc[0]
+    chosen = p[(p["construct"] == phase2["construct"]) & (p["dose_level"] == phase2["dose_level"])]
+    chosen = chosen[chosen["infused"]]
+    table = trial.tables["survival"].set_index("patient_id").loc[chosen["patient_id"]]
+    follow = trial.cutoff - chosen["first_infusion_day"].astype(float).to_numpy()
+    days = table[f"{endpoint}_days"].to_numpy(dtype=float)
+    event = table[f"{endpoint}_event"].to_numpy(dtype=bool) & (days <= follow)
+    return KaplanMeierFitter().fit(np.minimum(days, follow), event), len(chosen), event.sum()
+
+
+@pytest.mark.parametrize("endpoint", ["pfs", "os"])
+def test_survival_by_kaplan_meier_matches_lifelines_on_the_raw_tables(trial, endpoint):
+    survival = analyse_expansion(trial).survival
+    assert survival.fits == ()
+    row = survival.kaplan_meier.set_index("endpoint").loc[endpoint]
+    kmf, patients, events = _km_by_hand(trial, endpoint)
+    assert (row["patients"], row["events"]) == (patients, events)
+    assert row["median"] == kmf.median_survival_time_
+    six = 6 * 30.4375
+    assert row["s6"] == pytest.approx(float(kmf.survival_function_at_times(six).iloc[0]))
+
+
+@pytest.mark.slow
+def test_survival_model_beside_kaplan_meier_is_reproducible(trial):
+    first = analyse_expansion(trial, survival_model=True, seed=11).survival
+    second = analyse_expansion(trial, survival_model=True, seed=11).survival
+    assert_frame_equal(first.summary(), second.summary())
+    table = first.summary()
+    assert list(table["method"]) == ["Kaplan-Meier", "Weibull (posterior)"] * 2
+    assert all(fit.passed for fit in first.fits)
+    for endpoint in ("PFS", "OS"):
+        km, bayes = table[table["endpoint"] == endpoint].to_dict("records")
+        assert bayes["median_lower"] < km["median_days"] < bayes["median_upper"]
+        assert bayes["median_lower"] < bayes["median_days"] < bayes["median_upper"]
+
+
+@pytest.mark.slow
+def test_expansion_command_prints_survival_with_the_model(expansion_cut):
+    result = _run("expansion", expansion_cut, "--seed", 5)
+    assert result.exit_code == 0, result.output
+    assert "PFS and OS of construct" in result.output and "seed 5" in result.output
+    assert "Kaplan-Meier" in result.output and "Weibull (posterior)" in result.output
+    quick = _run("expansion", expansion_cut, "--no-survival-model")
+    assert quick.exit_code == 0, quick.output
+    assert "Kaplan-Meier" in quick.output and "Weibull" not in quick.output
