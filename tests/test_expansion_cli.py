@@ -5,8 +5,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from pandas.testing import assert_frame_equal
 from _reference import PUBLISHED
+from pandas.testing import assert_frame_equal
 from scipy.stats import beta, betabinom
 from typer.testing import CliRunner
 
