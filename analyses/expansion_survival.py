@@ -17,13 +17,15 @@ from __future__ import annotations
 import dataclasses
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from dartnk.models import MONTH_DAYS, SurvivalData, SurvivalFit, fit_survival, kaplan_meier
-
 from .trial import TrialData
+
+if TYPE_CHECKING:
+    from dartnk.models import SurvivalFit
 
 __all__ = ["ExpansionSurvival", "analyse_expansion_survival"]
 
@@ -113,6 +115,8 @@ class ExpansionSurvival:
 
     @property
     def headline(self) -> str:
+        from dartnk.models import MONTH_DAYS
+
         level = f"{round(100 * self.ci_prob):d}%"
         seed = f", seed {self.seed}" if self.fits else ""
         return (
@@ -156,6 +160,8 @@ def analyse_expansion_survival(
     ci_prob : float, default 0.90
     progressbar : bool, optional
     """
+    from dartnk.models import SurvivalData, fit_survival, kaplan_meier
+
     patients = trial.patients
     chosen = patients[(patients["construct"] == construct) & (patients["dose_level"] == dose_level)]
     subset = dataclasses.replace(trial, patients=chosen)
