@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -13,6 +15,16 @@ def test_python_example_runs(capsys):
     printed = capsys.readouterr().out
     assert "treat next cohort at" in printed or "stop" in printed or "wait" in printed
     assert "3+3 exact operating characteristics" in printed
+
+
+@pytest.mark.slow
+def test_models_example_runs(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    models_block = next(block for block in blocks if "fit_toxicity" in block)
+    exec(compile(models_block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "Diagnostics: passed" in printed
+    assert "prob_target" in printed and "median" in printed
 
 
 def test_quickstart_has_exactly_two_commands():
