@@ -23,6 +23,7 @@ exactly; the tests hold these models to them within Monte Carlo error.
 from ._diagnostics import Diagnostics, Gates
 from ._dlt import DLTData, ToxicityFit
 from ._fit import Fit
+from ._inputs import SamplingOptions
 from ._sampling import SamplingSettings, SeedPlan, sample, seed_plan
 from .crm_model import CRMModelFit, crm, fit_crm
 from .kinetics import ExpansionData, ExpansionFit, ExpansionPrior, fit_expansion
@@ -58,6 +59,7 @@ __all__ = [
     "ManufacturingFit",
     "ResponseFit",
     "ResponsePrior",
+    "SamplingOptions",
     "SamplingSettings",
     "SeedPlan",
     "SurvivalData",

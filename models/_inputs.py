@@ -8,8 +8,8 @@ to the embedded protocol's value).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ._diagnostics import Gates
 from ._sampling import SamplingSettings
 
 __all__ = [
+    "SamplingOptions",
     "as_index",
     "construct_labels",
     "from_protocol",
@@ -24,10 +25,50 @@ __all__ = [
     "protocol_of",
     "run_gates",
     "run_hash",
+    "run_options",
     "run_settings",
 ]
 
 T = TypeVar("T")
+
+
+class SamplingOptions(TypedDict, total=False):
+    """Keyword arguments every ``fit_*`` entry takes: NUTS settings (``draws``, ``tune``,
+    ``chains``, ``target_accept``: the protocol's by default; ``cores``: 1), the root
+    ``seed`` (spawned per chain), diagnostic ``gates`` (the protocol's by default) and
+    ``progressbar`` (shown in an interactive terminal only by default)."""
+
+    draws: int
+    tune: int
+    chains: int
+    target_accept: float
+    cores: int
+    seed: int | np.random.SeedSequence | None
+    gates: Gates | None
+    progressbar: bool | None
+
+
+def run_options(data: object, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of :func:`~dartnk.models.sample` for a data cut and ``fit_*``
+    keyword arguments (:class:`SamplingOptions`); an unknown keyword is an error."""
+    known = SamplingOptions.__annotations__
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {unknown}; expected some of {list(known)}")
+    return {
+        "settings": run_settings(
+            data,
+            draws=options.get("draws"),
+            tune=options.get("tune"),
+            chains=options.get("chains"),
+            target_accept=options.get("target_accept"),
+            cores=options.get("cores"),
+        ),
+        "gates": run_gates(data, options.get("gates")),
+        "seed": options.get("seed"),
+        "progressbar": options.get("progressbar"),
+        "protocol_hash": run_hash(data, None),
+    }
 
 
 def is_trial(data: object) -> bool:

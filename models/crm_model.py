@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ from ._dlt import (
     dlt_table,
 )
 from ._fit import fit_fields
-from ._inputs import protocol_of, run_gates, run_hash, run_settings
+from ._inputs import SamplingOptions, protocol_of, run_options
 from ._sampling import SamplingSettings, sample
 
 __all__ = ["CRMModelFit", "crm", "fit_crm"]
@@ -209,18 +210,18 @@ def crm(
     follow-up of patients still inside the DLT window (NaN/None when complete), used only
     when ``window`` is set.
 
+    Returns
+    -------
+    CRMModelFit
+        ``beta_mean``, ``beta_var``, ``estimates()`` (posterior mean and plug-in DLT
+        rates), ``interval_probabilities()``, ``prob_tox_exceeds(threshold)``.
+
     Notes
     -----
     Likelihood: log p_d for a DLT, log(1 - p_d) for complete follow-up without one, and
     log(1 - w p_d) with w = min(1, u / window) for a pending patient (TITE). Model:
     p_d = s_d ^ exp(beta) (empiric) or logit p_d = a + exp(beta) (logit(s_d) - a)
     (logistic, a = 3 by default). Prior: beta ~ N(0, 1.34).
-
-    Returns
-    -------
-    CRMModelFit
-        ``beta_mean``, ``beta_var``, ``estimates()`` (posterior mean and plug-in DLT
-        rates), ``interval_probabilities()``, ``prob_tox_exceeds(threshold)``.
 
     Examples
     --------
@@ -267,20 +268,16 @@ def fit_crm(
     *,
     phase: int | None = 1,
     tite: bool = True,
-    draws: int | None = None,
-    tune: int | None = None,
-    chains: int | None = None,
-    target_accept: float | None = None,
-    cores: int | None = None,
-    seed: int | np.random.SeedSequence | None = None,
-    gates: Gates | None = None,
-    progressbar: bool | None = None,
+    **sampling: Unpack[SamplingOptions],
 ) -> CRMModelFit:
     """The protocol's CRM working model for one arm of a data cut, by MCMC.
 
     Skeleton, model, intercept and prior variance come from the protocol's
     ``phase1.crm`` section; pending patients enter with their TITE weights when ``tite``
     (the protocol's DLT window). Phase 1 patients by default, as the escalation uses.
+    ``**sampling`` takes ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``,
+    ``seed``, ``gates`` and ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
+    protocol's settings and gates by default).
     """
     protocol = protocol_of(data)
     if protocol is None:
@@ -307,12 +304,6 @@ def fit_crm(
         intercept=settings.intercept,
         prior_var=settings.prior_var,
         intervals=(toxicity.underdose_below, toxicity.overdose_from),
-        settings=run_settings(
-            data, draws=draws, tune=tune, chains=chains, target_accept=target_accept, cores=cores
-        ),
-        gates=run_gates(data, gates),
-        seed=seed,
-        progressbar=progressbar,
-        protocol_hash=run_hash(data, None),
+        **run_options(data, sampling),
         doses=protocol.doses,
     )

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
@@ -45,14 +46,7 @@ import xarray as xr
 from ._diagnostics import Gates
 from ._fit import Fit, fit_fields
 from ._hierarchy import draw_population_mean, exchangeable_levels
-from ._inputs import (
-    as_index,
-    construct_labels,
-    protocol_of,
-    run_gates,
-    run_hash,
-    run_settings,
-)
+from ._inputs import SamplingOptions, as_index, construct_labels, protocol_of, run_options
 from ._intervals import draw_summary
 from ._sampling import sample
 
@@ -250,14 +244,7 @@ def fit_expansion(
     *,
     prior: ExpansionPrior | None = None,
     constructs: Sequence[str] | None = None,
-    draws: int | None = None,
-    tune: int | None = None,
-    chains: int | None = None,
-    target_accept: float | None = None,
-    cores: int | None = None,
-    seed: int | np.random.SeedSequence | None = None,
-    gates: Gates | None = None,
-    progressbar: bool | None = None,
+    **sampling: Unpack[SamplingOptions],
 ) -> ExpansionFit:
     """Posterior expansion (log10 Cmax, log10 AUC0-28) per construct and dose.
 
@@ -267,8 +254,15 @@ def fit_expansion(
         A data cut: per-patient ``cmax``, ``auc_copies_low`` and ``auc_copies_high``.
     prior : ExpansionPrior, optional
     constructs : sequence of str, optional
-    draws, tune, chains, target_accept, cores, seed, gates, progressbar
-        Sampling settings (the protocol's by default), root seed, diagnostic gates.
+    **sampling
+        ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
+        ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
+        protocol's settings and gates by default).
+
+    Returns
+    -------
+    ExpansionFit
+        ``mean_log10()``, ``estimates()``, ``summary()``, ``plot()``.
 
     Notes
     -----
@@ -277,11 +271,6 @@ def fit_expansion(
     below-LLOQ samples as P(log10 low < y < log10 high). Priors (protocol defaults):
     a_c ~ N(mu, tau), mu ~ N((3.0, 4.5), (1.5, 1.5)), b ~ N(0, 1), tau ~ HalfNormal(0.5),
     sigma ~ HalfNormal(1).
-
-    Returns
-    -------
-    ExpansionFit
-        ``mean_log10()``, ``estimates()``, ``summary()``, ``plot()``.
     """
     protocol = protocol_of(data)
     if protocol is None:
@@ -297,13 +286,7 @@ def fit_expansion(
         dose_labels=protocol.dose_labels,
         log_dose=x,
         prior=prior or ExpansionPrior.from_protocol(protocol),
-        settings=run_settings(
-            data, draws=draws, tune=tune, chains=chains, target_accept=target_accept, cores=cores
-        ),
-        gates=run_gates(data, gates),
-        seed=seed,
-        progressbar=progressbar,
-        protocol_hash=run_hash(data, None),
+        **run_options(data, sampling),
     )
 
 

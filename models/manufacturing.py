@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
@@ -30,9 +31,8 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from ._diagnostics import Gates
 from ._fit import Fit, fit_fields
-from ._inputs import construct_labels, protocol_of, run_gates, run_hash, run_settings
+from ._inputs import SamplingOptions, construct_labels, protocol_of, run_options
 from ._intervals import draw_summary
 from ._sampling import sample
 
@@ -166,14 +166,7 @@ def fit_manufacturing(
     *,
     prior: Sequence[float] | None = None,
     constructs: Sequence[str] | None = None,
-    draws: int | None = None,
-    tune: int | None = None,
-    chains: int | None = None,
-    target_accept: float | None = None,
-    cores: int | None = None,
-    seed: int | np.random.SeedSequence | None = None,
-    gates: Gates | None = None,
-    progressbar: bool | None = None,
+    **sampling: Unpack[SamplingOptions],
 ) -> ManufacturingFit:
     """Posterior lot release probability per construct of a data cut (module docstring).
 
@@ -183,19 +176,21 @@ def fit_manufacturing(
     prior : pair of float, optional
         Beta(a, b); the protocol's ``priors.manufacturing_beta`` (1, 1) by default.
     constructs : sequence of str, optional
-    draws, tune, chains, target_accept, cores, seed, gates, progressbar
-        Sampling settings (the protocol's by default), root seed, diagnostic gates.
-
-    Notes
-    -----
-    Likelihood: released lots s_c ~ Binomial(n_c, q_c) among lots with a known outcome.
-    Prior: q_c ~ Beta(1, 1) (the protocol's default); posterior Beta(1 + s_c, 1 + n_c - s_c).
+    **sampling
+        ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
+        ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
+        protocol's settings and gates by default).
 
     Returns
     -------
     ManufacturingFit
         ``release_probability()`` draws, ``exact()`` (closed form), ``estimates()``,
         ``summary()``, ``plot()``.
+
+    Notes
+    -----
+    Likelihood: released lots s_c ~ Binomial(n_c, q_c) among lots with a known outcome.
+    Prior: q_c ~ Beta(1, 1) (the protocol's default); posterior Beta(1 + s_c, 1 + n_c - s_c).
     """
     protocol = protocol_of(data)
     if protocol is None:
@@ -213,15 +208,9 @@ def fit_manufacturing(
         )
     fit = sample(
         model,
-        settings=run_settings(
-            data, draws=draws, tune=tune, chains=chains, target_accept=target_accept, cores=cores
-        ),
-        gates=run_gates(data, gates),
-        seed=seed,
-        progressbar=progressbar,
+        **run_options(data, sampling),
         gated=["release_prob"],
         name="lot release (beta-binomial)",
-        protocol_hash=run_hash(data, None),
     )
     return ManufacturingFit(
         **fit_fields(fit), constructs=tuple(labels), counts=counts, beta_prior=(a, b)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
@@ -35,17 +36,9 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from ._diagnostics import Gates
 from ._fit import Fit, fit_fields
 from ._hierarchy import draw_population_mean, exchangeable_levels
-from ._inputs import (
-    as_index,
-    construct_labels,
-    protocol_of,
-    run_gates,
-    run_hash,
-    run_settings,
-)
+from ._inputs import SamplingOptions, as_index, construct_labels, protocol_of, run_options
 from ._intervals import draw_summary
 from ._sampling import sample
 
@@ -154,14 +147,7 @@ def fit_response(
     prior: ResponsePrior | None = None,
     phase: int | None = None,
     constructs: Sequence[str] | None = None,
-    draws: int | None = None,
-    tune: int | None = None,
-    chains: int | None = None,
-    target_accept: float | None = None,
-    cores: int | None = None,
-    seed: int | np.random.SeedSequence | None = None,
-    gates: Gates | None = None,
-    progressbar: bool | None = None,
+    **sampling: Unpack[SamplingOptions],
 ) -> ResponseFit:
     """Posterior ORR per construct of a data cut, partially pooled (module docstring).
 
@@ -177,8 +163,15 @@ def fit_response(
         Keep one phase's patients (both phases by default).
     constructs : sequence of str, optional
         Construct order (the protocol's by default).
-    draws, tune, chains, target_accept, cores, seed, gates, progressbar
-        Sampling settings (the protocol's by default), root seed, diagnostic gates.
+    **sampling
+        ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
+        ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
+        protocol's settings and gates by default).
+
+    Returns
+    -------
+    ResponseFit
+        ``orr()`` draws, ``estimates()``, ``prob_exceeds()``, ``summary()``, ``plot()``.
 
     Notes
     -----
@@ -186,11 +179,6 @@ def fit_response(
     (per construct and dose with ``by_dose``). Priors (protocol defaults):
     logit p_c ~ N(mu, tau), mu ~ N(-1.4, 1.5), tau ~ HalfNormal(1); with ``by_dose`` a
     shared log-dose slope beta ~ N(0, 1).
-
-    Returns
-    -------
-    ResponseFit
-        ``orr()`` draws, ``estimates()``, ``prob_exceeds()``, ``summary()``, ``plot()``.
     """
     protocol = protocol_of(data)
     if protocol is None:
@@ -233,16 +221,10 @@ def fit_response(
     gated = ["logit_orr_mean", "tau", "orr", "mu"] + (["beta"] if by_dose else [])
     fit = sample(
         model,
-        settings=run_settings(
-            data, draws=draws, tune=tune, chains=chains, target_accept=target_accept, cores=cores
-        ),
-        gates=run_gates(data, gates),
-        seed=seed,
-        progressbar=progressbar,
+        **run_options(data, sampling),
         gated=gated,
         shown=gated,
         name="ORR (hierarchical" + (", log-dose slope)" if by_dose else ")"),
-        protocol_hash=run_hash(data, None),
         postprocess=lambda idata, rng: _with_mu(idata, rng, hierarchy),
     )
     if by_dose:

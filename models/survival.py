@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,7 @@ import xarray as xr
 
 from ._diagnostics import Gates
 from ._fit import Fit, fit_fields
-from ._inputs import as_index, construct_labels, protocol_of, run_gates, run_hash, run_settings
+from ._inputs import SamplingOptions, as_index, construct_labels, protocol_of, run_options
 from ._intervals import draw_summary
 from ._sampling import sample
 
@@ -257,14 +258,7 @@ def fit_survival(
     prior: SurvivalPrior | None = None,
     phase: int | None = None,
     constructs: Sequence[str] | None = None,
-    draws: int | None = None,
-    tune: int | None = None,
-    chains: int | None = None,
-    target_accept: float | None = None,
-    cores: int | None = None,
-    seed: int | np.random.SeedSequence | None = None,
-    gates: Gates | None = None,
-    progressbar: bool | None = None,
+    **sampling: Unpack[SamplingOptions],
 ) -> SurvivalFit:
     """Posterior PFS or OS of a data cut under a Weibull model (module docstring).
 
@@ -279,20 +273,22 @@ def fit_survival(
     phase : int, optional
         Keep one phase's patients (both by default).
     constructs : sequence of str, optional
-    draws, tune, chains, target_accept, cores, seed, gates, progressbar
-        Sampling settings (the protocol's by default), root seed, diagnostic gates.
-
-    Notes
-    -----
-    Likelihood: log f(t) for an event at t and log S(t) for a time censored at t, with
-    f and S of the Weibull(k, lambda_c), S(t) = exp(-(t / lambda_c)^k). Priors (protocol
-    defaults): log lambda_c ~ N(5.2, 1.5), log k ~ N(0, 0.5) (k = 1 for the exponential).
+    **sampling
+        ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
+        ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
+        protocol's settings and gates by default).
 
     Returns
     -------
     SurvivalFit
         ``median()``, ``survival(days)``, ``estimates()``, ``kaplan_meier()``,
         ``summary()``, ``plot()``.
+
+    Notes
+    -----
+    Likelihood: log f(t) for an event at t and log S(t) for a time censored at t, with
+    f and S of the Weibull(k, lambda_c), S(t) = exp(-(t / lambda_c)^k). Priors (protocol
+    defaults): log lambda_c ~ N(5.2, 1.5), log k ~ N(0, 0.5) (k = 1 for the exponential).
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution = {distribution!r}: expected one of {list(DISTRIBUTIONS)}")
@@ -310,13 +306,7 @@ def fit_survival(
         distribution=distribution,
         by_construct=by_construct,
         prior=prior or SurvivalPrior.from_protocol(protocol),
-        settings=run_settings(
-            data, draws=draws, tune=tune, chains=chains, target_accept=target_accept, cores=cores
-        ),
-        gates=run_gates(data, gates),
-        seed=seed,
-        progressbar=progressbar,
-        protocol_hash=run_hash(data, None),
+        **run_options(data, sampling),
     )
 
 

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 import pymc as pm
@@ -67,14 +68,7 @@ from ._dlt import (
 )
 from ._fit import fit_fields
 from ._hierarchy import draw_population_mean, exchangeable_levels
-from ._inputs import (
-    as_index,
-    construct_labels,
-    protocol_of,
-    run_gates,
-    run_hash,
-    run_settings,
-)
+from ._inputs import SamplingOptions, as_index, construct_labels, protocol_of, run_options
 from ._sampling import SamplingSettings, sample
 
 __all__ = ["HIERARCHIES", "BLRMPrior", "blrm", "fit_toxicity"]
@@ -425,14 +419,7 @@ def fit_toxicity(
     tite: bool = True,
     constructs: Sequence[str] | None = None,
     intervals: Sequence[float] | None = None,
-    draws: int | None = None,
-    tune: int | None = None,
-    chains: int | None = None,
-    target_accept: float | None = None,
-    cores: int | None = None,
-    seed: int | np.random.SeedSequence | None = None,
-    gates: Gates | None = None,
-    progressbar: bool | None = None,
+    **sampling: Unpack[SamplingOptions],
 ) -> ToxicityFit:
     """Posterior DLT rates of every construct and dose of a data cut by MCMC.
 
@@ -454,13 +441,10 @@ def fit_toxicity(
         Construct order (the protocol's by default).
     intervals : pair of float, optional
         The protocol's BLRM intervals (0.16, 0.33) by default.
-    draws, tune, chains, target_accept, cores
-        The protocol's sampling settings by default.
-    seed : int or SeedSequence, optional
-        Root seed (spawned per chain).
-    gates : Gates, optional
-        The protocol's gates by default.
-    progressbar : bool, optional
+    **sampling
+        ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
+        ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
+        protocol's settings and gates by default).
 
     Returns
     -------
@@ -512,16 +496,5 @@ def fit_toxicity(
         prior=prior or BLRMPrior.from_protocol(protocol),
         hierarchy=hierarchical,
         intervals=intervals or (toxicity.underdose_below, toxicity.overdose_from),
-        settings=run_settings(
-            data,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            target_accept=target_accept,
-            cores=cores,
-        ),
-        gates=run_gates(data, gates),
-        seed=seed,
-        progressbar=progressbar,
-        protocol_hash=run_hash(data, None),
+        **run_options(data, sampling),
     )

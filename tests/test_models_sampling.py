@@ -127,3 +127,9 @@ def test_summary_repr_and_html_come_from_one_table():
     assert "theta[arm, log_alpha]" in repr(fit)
     html = fit._repr_html_()
     assert "<table" in html and "theta[arm, log_alpha]" in html
+
+
+def test_an_unknown_sampling_keyword_is_an_error():
+    trial = load_trial(example_data())
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['draw'\]"):
+        fit_manufacturing(trial, draw=100)
