@@ -186,6 +186,7 @@ class Expansion:
     last_detectable_day: float
     auc_copies_low: float = float("nan")
     auc_copies_high: float = float("nan")
+    window_cmax: float = float("nan")
 
 
 def expansion_summary(
@@ -225,7 +226,9 @@ def expansion_summary(
         below-LLOQ sample at 0 and at the LLOQ: the true AUC lies between them, so a
         model can treat it as interval-censored (left-censored when no sample is
         quantified) instead of substituting a value; NaN where ``auc`` is NaN for lack
-        of samples reaching ``auc_end_day``.
+        of samples reaching ``auc_end_day``; ``window_cmax``: largest quantified value
+        among the samples on [0, ``auc_end_day``] (NaN if none), the Cmax of the AUC
+        window, which later samples cannot change.
 
     Examples
     --------
@@ -258,9 +261,11 @@ def expansion_summary(
     low, high = (
         _trapezoid_to(day, np.where(blq, level, value), auc_end_day) for level in (0.0, lloq)
     )
+    in_window = quantified & (day <= auc_end_day)
+    window_cmax = float(value[in_window].max()) if in_window.any() else float("nan")
     blq_used = blq[used]
     if t.size == 0 or t[0] >= auc_end_day or t[-1] < auc_end_day:
-        return Expansion(cmax, tmax, float("nan"), 0, last, low, high)
+        return Expansion(cmax, tmax, float("nan"), 0, last, low, high, window_cmax)
     k = int(np.searchsorted(t, auc_end_day, side="left"))
     n_blq = int(blq_used[: k + 1].sum())
     t_seg, y_seg = t[: k + 1].copy(), y[: k + 1].copy()
@@ -268,7 +273,7 @@ def expansion_summary(
         y_seg[-1] = np.interp(auc_end_day, t[k - 1 : k + 1], y[k - 1 : k + 1])
         t_seg[-1] = auc_end_day
     auc = float(np.trapezoid(y_seg, t_seg))
-    return Expansion(cmax, tmax, auc, n_blq, last, low, high)
+    return Expansion(cmax, tmax, auc, n_blq, last, low, high, window_cmax)
 
 
 def _trapezoid_to(t: np.ndarray, y: np.ndarray, end: float) -> float:
@@ -371,6 +376,7 @@ def _expansion_columns(patients: pd.DataFrame, pk: pd.DataFrame, protocol: Proto
                 "last_detectable_day": e.last_detectable_day,
                 "auc_copies_low": e.auc_copies_low,
                 "auc_copies_high": e.auc_copies_high,
+                "window_cmax": e.window_cmax,
             }
         )
     columns = [
@@ -381,6 +387,7 @@ def _expansion_columns(patients: pd.DataFrame, pk: pd.DataFrame, protocol: Proto
         "last_detectable_day",
         "auc_copies_low",
         "auc_copies_high",
+        "window_cmax",
     ]
     return pd.DataFrame(rows, index=patients.index, columns=columns)
 
@@ -428,7 +435,7 @@ def derive_patients(
         not evaluable), ``best_response``, ``responder`` (confirmed CR or PR),
         ``awaiting_confirmation``, ``response_evaluable``, ``cmax``, ``tmax``, ``auc``,
         ``n_blq_used``, ``last_detectable_day``, ``auc_copies_low``,
-        ``auc_copies_high``, ``lots``, ``released_lots``, ``released``.
+        ``auc_copies_high``, ``window_cmax``, ``lots``, ``released_lots``, ``released``.
 
     Notes
     -----

@@ -59,7 +59,7 @@ class ExpansionSurvival:
         and S(12 months) with intervals (NaN where the curve does not reach them).
     fits : tuple of SurvivalFit
         The Weibull fits of PFS and OS (empty without the Bayesian model).
-    seed : int or None
+    seed : int
         Root seed of the fits.
     """
 
@@ -69,7 +69,7 @@ class ExpansionSurvival:
     ci_prob: float
     kaplan_meier: pd.DataFrame
     fits: tuple[SurvivalFit, ...]
-    seed: int | None
+    seed: int
 
     def summary(self) -> pd.DataFrame:
         """Rows per endpoint and method (Kaplan-Meier, Weibull posterior median and
@@ -156,7 +156,8 @@ def analyse_expansion_survival(
         Also fit the Bayesian Weibull model (MCMC, a few seconds per endpoint) to each
         endpoint with at least one patient.
     seed : int, optional
-        Root seed of the fits (PFS with child 0, OS with child 1 of it).
+        Root seed of the fits (PFS with child 0, OS with child 1 of it); a fresh one,
+        recorded in the result, when None.
     ci_prob : float, default 0.90
     progressbar : bool, optional
     """
@@ -167,7 +168,9 @@ def analyse_expansion_survival(
     subset = dataclasses.replace(trial, patients=chosen)
     labels = (construct,)
     rows, fits = [], []
-    roots = np.random.SeedSequence(seed).spawn(len(_ENDPOINTS)) if seed is not None else None
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
+    roots = np.random.SeedSequence(seed).spawn(len(_ENDPOINTS))
     for i, endpoint in enumerate(_ENDPOINTS):
         data = SurvivalData.from_trial(subset, endpoint, labels, phase=None)
         km = kaplan_meier(data, labels, prob=ci_prob).iloc[0]
@@ -178,7 +181,7 @@ def analyse_expansion_survival(
                 endpoint,
                 by_construct=False,
                 constructs=labels,
-                seed=None if roots is None else roots[i],
+                seed=roots[i],
                 progressbar=progressbar,
             )
             fits.append(fit)

@@ -94,7 +94,7 @@ class DLTData:
         follow = (
             np.full(level.shape, np.nan)
             if followup is None
-            else np.array([np.nan if v is None else v for v in followup], dtype=float)
+            else pd.array(list(followup), dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
         )
         if follow.shape != level.shape:
             raise ValueError(f"followup has shape {follow.shape}, expected {level.shape}")

@@ -3,8 +3,9 @@
 Data, per infused patient whose CAR transgene samples (qPCR, copies per ug of genomic
 DNA) reach day 28 at the cut-off:
 
-- Cmax: the largest quantified value; a patient with no sample above the lower limit of
-  quantification (LLOQ) has log10 Cmax < log10(LLOQ): left-censored;
+- Cmax: the largest quantified value on days 0-28 (the AUC window, so that later samples
+  do not change it); a patient with no quantified sample there has
+  log10 Cmax < log10(LLOQ), the lower limit of quantification: left-censored;
 - AUC0-28 of copies by the trapezoid rule, with every below-LLOQ sample between 0 and the
   LLOQ: the AUC lies in [low, high] (:func:`dartnk.analyses.expansion_summary`),
   interval-censored on the log10 scale, left-censored when no sample is quantified
@@ -125,13 +126,14 @@ class ExpansionData:
     def from_patients(
         cls, patients: pd.DataFrame, labels: Sequence[str], *, lloq: float
     ) -> ExpansionData:
-        """From a data cut's per-patient derivations (``cmax``, ``auc_copies_low``,
-        ``auc_copies_high``): patients whose samples reach day 28."""
+        """From a data cut's per-patient derivations (``window_cmax``,
+        ``auc_copies_low``, ``auc_copies_high``): infused patients whose samples reach
+        day 28 (the others' window Cmax and AUC are not known yet)."""
         infused = patients["infused"].astype(bool).to_numpy()
         high = patients["auc_copies_high"].astype("float64").to_numpy()
         keep = infused & np.isfinite(high)
         chosen = patients[keep]
-        cmax = chosen["cmax"].astype("float64").to_numpy()
+        cmax = chosen["window_cmax"].astype("float64").to_numpy()
         low = chosen["auc_copies_low"].astype("float64").to_numpy()
         high = high[keep]
         detected = np.isfinite(cmax)
@@ -214,7 +216,8 @@ def _censored_normal(
 ) -> None:
     """The likelihood of endpoint ``k``: exact values by the normal density, left-censored
     ones by the normal CDF at the bound, interval-censored ones by the probability of
-    their interval (Beal's M3)."""
+    their interval (Beal's M3). The prior predictive draws the censored values as
+    censored and the interval-censored ones as their latent value."""
     exact, left, interval = data.kinds(k)
     if exact.size:
         pm.Normal(f"{name}_exact", mu[exact], sigma, observed=data.upper[exact, k])
@@ -228,10 +231,28 @@ def _censored_normal(
             observed=bound,
         )
     if interval.size:
-        dist = pm.Normal.dist(mu[interval], sigma)
-        log_high = pm.logcdf(dist, data.upper[interval, k])
-        log_low = pm.logcdf(dist, data.lower[interval, k])
-        pm.Potential(f"{name}_interval", pm.math.logdiffexp(log_high, log_low).sum())
+        lower, upper = data.lower[interval, k], data.upper[interval, k]
+        pm.CustomDist(
+            f"{name}_interval",
+            mu[interval],
+            sigma,
+            lower,
+            upper,
+            logp=_interval_logp,
+            random=_latent_normal,
+            observed=(lower + upper) / 2.0,
+        )
+
+
+def _interval_logp(value, mu, sigma, lower, upper):
+    """log P(lower < Y < upper) for Y ~ N(mu, sigma); the observed midpoint is unused."""
+    dist = pm.Normal.dist(mu, sigma)
+    return pm.math.logdiffexp(pm.logcdf(dist, upper), pm.logcdf(dist, lower))
+
+
+def _latent_normal(mu, sigma, lower, upper, rng=None, size=None):
+    """Prior predictive draws of the latent value behind an interval-censored one."""
+    return rng.normal(mu, sigma, size=size)
 
 
 def _with_mu(idata, rng, hierarchy: dict) -> object:
@@ -251,7 +272,8 @@ def fit_expansion(
     Parameters
     ----------
     data : TrialData
-        A data cut: per-patient ``cmax``, ``auc_copies_low`` and ``auc_copies_high``.
+        A data cut: per-patient ``window_cmax``, ``auc_copies_low`` and
+        ``auc_copies_high``.
     prior : ExpansionPrior, optional
     constructs : sequence of str, optional
     **sampling

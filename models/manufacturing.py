@@ -1,8 +1,14 @@
 """Manufacturability: the probability that a product lot of a construct is released.
 
-Data: the lots of the patients enrolled by the cut-off; a lot counts as released when it
-passed release testing by the cut-off, as failed when it did not pass, and is left out
-while its release is still to come (released after the cut-off).
+Data: the lots of the patients enrolled by the cut-off C. A released lot counts once its
+release day is <= C. A failed lot carries no date, so its failure counts once a release
+could have been known: from its patient's enrolment day plus the shortest turnaround
+(release day - enrolment day) among the lots released by C; with no lot released yet,
+failures count at once. Lots still in manufacture by that rule, and lots whose outcome is
+missing, are left out as awaiting. Counting every failure at once would bias early
+estimates downwards: at C = 70 in the example cut, two lots of a patient enrolled on day
+69 would count as failed while the lot of a patient enrolled the same day, released on
+day 81, would not count at all.
 
 Model, per construct c with s_c released lots of n_c:
 
@@ -96,14 +102,20 @@ def beta_binomial_posterior(
 
 
 def lot_counts(trial: object, labels: Sequence[str]) -> pd.DataFrame:
-    """Lots with a known release outcome at the cut-off, per construct: ``construct``,
-    ``lots``, ``released``, ``awaiting`` (release still to come)."""
+    """Lots with a known release outcome at the cut-off, per construct (module docstring):
+    ``construct``, ``lots`` (known outcome), ``released``, ``awaiting``."""
+    enrolled = trial.patients.set_index(trial.patients["patient_id"].astype(str))["enrolled_day"]
     lots = trial.tables["manufacturing"]
-    enrolled = set(trial.patients["patient_id"].astype(str))
-    lots = lots[lots["patient_id"].astype(str).isin(enrolled)]
-    released = lots["released"].fillna(False).astype(bool).to_numpy()
+    lots = lots[lots["patient_id"].astype(str).isin(enrolled.index)]
+    start = lots["patient_id"].astype(str).map(enrolled).astype("float64").to_numpy()
+    outcome = lots["released"].astype("boolean")
+    passed = outcome.fillna(False).to_numpy(dtype=bool)
+    failed = (~outcome).fillna(False).to_numpy(dtype=bool)
     day = lots["release_study_day"].astype("float64").to_numpy()
-    awaiting = released & ~(day <= trial.cutoff)
+    released = passed & (day <= trial.cutoff)
+    turnaround = float(np.min(day[released] - start[released])) if released.any() else 0.0
+    known_failure = failed & (start + turnaround <= trial.cutoff)
+    known = released | known_failure
     construct = lots["construct"].astype(str).to_numpy()
     rows = []
     for label in labels:
@@ -111,9 +123,9 @@ def lot_counts(trial: object, labels: Sequence[str]) -> pd.DataFrame:
         rows.append(
             {
                 "construct": label,
-                "lots": int((mine & ~awaiting).sum()),
-                "released": int((mine & released & ~awaiting).sum()),
-                "awaiting": int((mine & awaiting).sum()),
+                "lots": int((mine & known).sum()),
+                "released": int((mine & released).sum()),
+                "awaiting": int((mine & ~known).sum()),
             }
         )
     return pd.DataFrame(rows)

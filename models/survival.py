@@ -97,12 +97,15 @@ class SurvivalData:
         Days from first infusion to the event or to censoring (> 0).
     event : ndarray of bool
     patient_ids : tuple of str
+    missing : tuple of str
+        Infused patients without a survival record, left out.
     """
 
     construct: np.ndarray
     time: np.ndarray
     event: np.ndarray
     patient_ids: tuple[str, ...]
+    missing: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         k = self.construct.shape
@@ -127,6 +130,7 @@ class SurvivalData:
         table = trial.tables["survival"].set_index("patient_id")
         ids = chosen["patient_id"].astype(str).to_numpy()
         present = np.isin(ids, table.index.astype(str))
+        missing = tuple(ids[~present])
         chosen, ids = chosen[present], ids[present]
         rows = table.loc[ids]
         days = rows[f"{endpoint}_days"].astype("float64").to_numpy()
@@ -141,14 +145,16 @@ class SurvivalData:
             time=time[usable],
             event=known[usable],
             patient_ids=tuple(ids[usable]),
+            missing=missing,
         )
 
 
 def kaplan_meier(data: SurvivalData, labels: Sequence[str], *, prob: float = 0.95) -> pd.DataFrame:
     """Kaplan-Meier (lifelines) per construct and pooled: ``construct`` ("all" pooled),
-    ``patients``, ``events``, ``median`` with ``median_lower``/``median_upper`` and the
-    survival at 6 and 12 months with its ``prob`` confidence interval (NaN where the
-    curve does not reach it)."""
+    ``patients``, ``events``, ``median`` with ``median_lower``/``median_upper`` (inf
+    where not reached) and the survival at 6 and 12 months with its ``prob`` confidence
+    interval (exponential Greenwood); NaN where follow-up ends before the time without
+    the curve having reached 0."""
     from lifelines import KaplanMeierFitter
     from lifelines.utils import median_survival_times
 
@@ -172,7 +178,7 @@ def kaplan_meier(data: SurvivalData, labels: Sequence[str], *, prob: float = 0.9
             }
             for months in _LANDMARK_MONTHS:
                 t = months * MONTH_DAYS
-                reached = t <= data.time[mask].max()
+                reached = t <= data.time[mask].max() or kmf.survival_function_.iloc[-1, 0] == 0
                 ci = kmf.confidence_interval_survival_function_
                 position = ci.index.searchsorted(t, side="right") - 1
                 row[f"s{months}"] = (
@@ -207,6 +213,15 @@ class SurvivalFit(Fit):
     constructs: tuple[str, ...]
     data: SurvivalData
     labels: tuple[str, ...]
+
+    def _headline(self) -> str:
+        missing = self.data.missing
+        note = (
+            f"; {len(missing)} infused patient(s) without a survival record left out"
+            if missing
+            else ""
+        )
+        return super()._headline() + note
 
     def median(self) -> xr.DataArray:
         """Posterior draws of the median survival in days, dims (chain, draw, construct)."""
@@ -299,6 +314,11 @@ def fit_survival(
         data.patients["construct"].astype(str), constructs or protocol.construct_ids
     )
     times = SurvivalData.from_trial(data, endpoint, labels, phase=phase)
+    if times.time.size == 0:
+        raise ValueError(
+            f"no infused patient with a {endpoint.upper()} time at cut-off study day "
+            f"{data.cutoff}: nothing to fit"
+        )
     return _fit(
         times,
         labels=labels,

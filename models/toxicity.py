@@ -208,7 +208,9 @@ def _postprocess(data: DLTData, log_dose: np.ndarray, prior: BLRMPrior, hierarch
 
 
 def _exnex_draws(log_dose: np.ndarray, weight: float, dose_labels: Sequence[str]):
-    """Post-processing of an EXNEX fit: each draw's component label, theta and p."""
+    """Post-processing of an EXNEX fit: each draw's component label, theta and p. In the
+    prior group ``prob_ex`` is the prior weight (the model's deterministic formula holds
+    the likelihood, which has no meaning there)."""
 
     def draw(idata: InferenceData, rng: np.random.Generator) -> InferenceData:
         for group in ("posterior", "prior"):
@@ -222,6 +224,7 @@ def _exnex_draws(log_dose: np.ndarray, weight: float, dose_labels: Sequence[str]
                 prob = data["prob_ex"].transpose("chain", "draw", "construct").to_numpy()
             else:
                 prob = np.full(shape, weight)
+                data["prob_ex"] = (("chain", "draw", "construct"), prob)
             label = rng.random(shape) < prob
             theta = np.where(label[..., None], theta_ex.to_numpy(), theta_nex.to_numpy())
             dims4 = ("chain", "draw", "construct", "param")

@@ -148,6 +148,13 @@ def test_linear_auc_bounds_of_a_patient_never_quantified():
     assert e.auc_copies_high == pytest.approx(28 * 50.0)
 
 
+def test_window_cmax_ignores_samples_after_the_auc_window():
+    e = expansion_summary([0, 14, 28, 42], [np.nan, 1e3, 2e2, 5e3], [True, False, False, False])
+    assert (e.cmax, e.window_cmax) == (5e3, 1e3)
+    never = expansion_summary([0, 14, 28], [np.nan] * 3, [True] * 3)
+    assert math.isnan(never.window_cmax)
+
+
 def test_linear_auc_bounds_are_nan_when_samples_stop_before_day_28():
     e = expansion_summary([0, 7, 21], [100.0, 1e3, 1e2], [False] * 3)
     assert math.isnan(e.auc_copies_low) and math.isnan(e.auc_copies_high)

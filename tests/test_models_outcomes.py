@@ -108,12 +108,18 @@ def test_response_by_dose_follows_the_sign_of_its_slope():
     fit = fit_response(fake_trial(pd.DataFrame(rows)), by_dose=True, seed=3, **QUICK)
     assert fit.passed, fit.diagnostics
     assert (fit.posterior["beta"] > 0).mean() > 0.99
-    orr = fit.orr().transpose("chain", "draw", "construct", "dose").to_numpy()
-    beta = fit.posterior["beta"].to_numpy()
-    rising = np.diff(orr, axis=-1) > 0
-    assert np.array_equal(rising.all(axis=(-2, -1)), beta > 0)
-    table = fit.prob_exceeds(0.35)
-    assert list(table.columns) == ["construct", "dose", "prob"]
+    observed = {"DL2": 1 / 6, "DL3": 3 / 6}
+    mean = fit.orr().mean(dim=("chain", "draw", "construct"))
+    for label, rate in observed.items():
+        assert abs(float(mean.sel(dose=label)) - rate) < 0.1, label
+    estimates = fit.estimates().set_index(["construct", "dose"])
+    cell = fit.orr().sel(construct="B", dose="DL3")
+    assert estimates.loc[("B", "DL3"), "mean"] == pytest.approx(float(cell.mean()))
+    assert estimates.loc[("B", "DL3"), "n"] == 6
+    table = fit.prob_exceeds(0.35).set_index(["construct", "dose"])
+    assert table.loc[("C", "DL1"), "prob"] == pytest.approx(
+        float((fit.orr().sel(construct="C", dose="DL1") > 0.35).mean())
+    )
 
 
 # --- expansion: censoring below the LLOQ ------------------------------------------------------
@@ -149,7 +155,7 @@ def _pk_patients(substitute: bool) -> pd.DataFrame:
                     "construct": construct,
                     "dose_index": PROTOCOL.dose_index("DL2"),
                     "infused": True,
-                    "cmax": value,
+                    "window_cmax": value,
                     "auc_copies_low": low,
                     "auc_copies_high": high,
                 }
@@ -195,6 +201,10 @@ def test_expansion_fit_of_the_example_cut(trial):
     estimates = fit.estimates()
     assert len(estimates) == 2 * 3 * 5
     assert (estimates["lower"] < estimates["upper"]).all()
+    row = estimates.set_index(["endpoint", "construct", "dose"]).loc[("log10_auc", "B", "DL3")]
+    cell = mean.sel(endpoint="log10_auc", construct="B", dose="DL3")
+    assert row["mean"] == pytest.approx(float(cell.mean()))
+    assert "log10_auc_interval" in fit.idata["prior_predictive"]
     assert len(fit.plot().axes) == 2
 
 
@@ -231,20 +241,56 @@ def test_manufacturing_mcmc_agrees_with_the_closed_form(manufacturing_fit):
         assert agrees(draws[..., c] < row.lower, 0.05, floor=5e-3)
 
 
-def test_lot_counts_by_hand(trial):
-    lots = trial.tables["manufacturing"]
-    counts = lot_counts(trial, ("A", "B", "C")).set_index("construct")
-    for construct in "ABC":
-        mine = lots[lots["construct"] == construct]
-        assert counts.loc[construct, "lots"] == len(mine)
-        assert counts.loc[construct, "released"] == mine["released"].sum()
-    early = trial.at_cutoff(60)
-    counts = lot_counts(early, ("A", "B", "C"))
-    enrolled = set(early.patients["patient_id"])
-    mine = lots[lots["patient_id"].isin(enrolled)]
-    later = (mine["released"] & (mine["release_study_day"] > 60)).sum()
-    assert counts["awaiting"].sum() == later
-    assert counts["lots"].sum() == len(mine) - later
+def _lots_trial(cutoff):
+    patients = pd.DataFrame(
+        {"patient_id": ["P1", "P2", "P3", "P4"], "enrolled_day": [0, 20, 25, 30]}
+    )
+    lots = pd.DataFrame(
+        {
+            "lot_id": ["L1", "L2", "L3", "L4"],
+            "construct": ["A", "A", "A", "A"],
+            "patient_id": ["P1", "P2", "P3", "P4"],
+            "released": pd.array([True, False, True, pd.NA], dtype="boolean"),
+            "release_study_day": [12.0, np.nan, 40.0, np.nan],
+        }
+    )
+    enrolled = patients[patients["enrolled_day"] <= cutoff]
+    return fake_trial(enrolled, tables={"manufacturing": lots}, cutoff=cutoff)
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "lots", "released", "awaiting"),
+    [
+        # day 11: only P1 enrolled, its lot released on day 12
+        (11, 0, 0, 1),
+        # day 31: L1 released after 12 days; P2's failure is known from day 20 + 12 = 32
+        (31, 1, 1, 3),
+        (32, 2, 1, 2),
+        # day 45: L3 released (15 days); L4 has no outcome recorded and stays awaiting
+        (45, 3, 2, 1),
+    ],
+)
+def test_lot_counts_by_hand(cutoff, lots, released, awaiting):
+    counts = lot_counts(_lots_trial(cutoff), ("A",)).iloc[0]
+    assert (counts["lots"], counts["released"], counts["awaiting"]) == (lots, released, awaiting)
+
+
+def test_a_failure_before_any_release_counts_at_once():
+    trial = _lots_trial(40)
+    only_failure = trial.tables["manufacturing"].iloc[[1]]
+    trial = fake_trial(trial.patients, tables={"manufacturing": only_failure}, cutoff=21)
+    assert lot_counts(trial, ("A",)).iloc[0].to_dict() == {
+        "construct": "A", "lots": 1, "released": 0, "awaiting": 0,
+    }  # fmt: skip
+
+
+def test_lot_counts_of_the_example_cut_leave_out_lots_still_in_manufacture(trial):
+    early = lot_counts(trial.at_cutoff(70), ("A", "B", "C")).set_index("construct")
+    # B-004 (two failed lots) and B-005 (released on day 81) were enrolled on day 69
+    assert early.loc["B"].to_dict() == {"lots": 3, "released": 3, "awaiting": 3}
+    final = lot_counts(trial, ("A", "B", "C")).set_index("construct")
+    assert final["awaiting"].sum() == 0
+    assert final["lots"].sum() == len(trial.tables["manufacturing"])
 
 
 # --- survival -----------------------------------------------------------------------------
@@ -297,7 +343,10 @@ def test_weibull_recovers_known_parameters_and_the_maximum_likelihood(weibull_sa
     assert abs(shape.mean() - mle.rho_) < 0.3 * shape.std()
     assert abs(scale.mean() - mle.lambda_) < 0.3 * scale.std()
     median = fit.median().to_numpy()[..., 0]
-    np.testing.assert_allclose(median, scale * np.log(2) ** (1 / shape))
+    assert abs(np.median(median) - mle.median_survival_time_) < 0.3 * median.std()
+    six = fit.survival(6 * 30.4375).to_numpy().ravel()
+    mle_six = float(mle.survival_function_at_times(6 * 30.4375).iloc[0])
+    assert abs(six.mean() - mle_six) < 0.3 * six.std()
 
 
 def test_exponential_median_agrees_with_quadrature(weibull_sample):
@@ -335,6 +384,44 @@ def test_kaplan_meier_by_hand():
     assert table.loc["A", "median"] == 5.0
     assert table.loc["all", "events"] == 3
     assert np.isnan(table.loc["A", "s6"])
+
+
+def test_kaplan_meier_landmark_and_its_greenwood_interval_by_hand():
+    # events at 100 (5 at risk) and 150 (4 at risk, one censored at 150): S(182.6) = 0.6;
+    # Greenwood: sum d / (n (n - d)) = 1/20 + 1/12; exponential ("log-log") interval
+    data = SurvivalData(
+        construct=np.zeros(5, dtype=np.int64),
+        time=np.array([100.0, 150.0, 150.0, 200.0, 400.0]),
+        event=np.array([True, True, False, True, False]),
+        patient_ids=tuple("abcde"),
+    )
+    row = kaplan_meier(data, ("A",), prob=0.95).iloc[0]
+    s, variance = 0.6, (1 / 20 + 1 / 12) / np.log(0.6) ** 2
+    z = stats.norm.ppf(0.975)
+    lower = np.exp(-np.exp(np.log(-np.log(s)) + z * np.sqrt(variance)))
+    upper = np.exp(-np.exp(np.log(-np.log(s)) - z * np.sqrt(variance)))
+    assert row["s6"] == pytest.approx(0.6)
+    assert (row["s6_lower"], row["s6_upper"]) == (pytest.approx(lower), pytest.approx(upper))
+    assert row["s12"] == pytest.approx(0.3)  # the event at 200 with 2 at risk
+    assert row["median"] == 200.0
+
+
+def test_kaplan_meier_is_zero_after_the_curve_reaches_zero():
+    data = SurvivalData(
+        construct=np.zeros(3, dtype=np.int64),
+        time=np.array([30.0, 60.0, 90.0]),
+        event=np.array([True, True, True]),
+        patient_ids=("a", "b", "c"),
+    )
+    row = kaplan_meier(data, ("A",)).iloc[0]
+    assert row["s6"] == 0.0 and row["s12"] == 0.0
+
+
+def test_patients_without_a_survival_record_are_named():
+    trial = _survival_trial([50.0, 80.0], [True, False])
+    trial.patients.loc[len(trial.patients)] = ["P9999", "A", 1, True, 0]
+    data = SurvivalData.from_trial(trial, "os", ("A",), phase=None)
+    assert data.missing == ("P9999",) and data.time.size == 2
 
 
 def test_survival_is_censored_at_the_cut_off():

@@ -40,12 +40,16 @@ def test_a_chain_does_not_depend_on_how_many_chains_run_nor_on_the_processes():
     np.testing.assert_array_equal(_theta(two), _theta(four)[:2])
 
 
-def test_seed_plan_spawns_distinct_streams_and_records_the_root():
+def test_seed_plan_is_the_spawn_tree_of_the_root_seed():
     plan = seed_plan(2024)
     assert plan.entropy == 2024
-    children = [plan.chain_generator().spawn(4)[k].integers(2**30) for k in range(4)]
-    assert len(set(children)) == 4
-    assert plan.chain_generator().integers(2**62) == plan.chain_generator().integers(2**62)
+    chains, other = np.random.SeedSequence(2024).spawn(2)
+    prior, extra = other.spawn(2)
+    assert (plan.chains.entropy, plan.chains.spawn_key) == (2024, chains.spawn_key) == (2024, (0,))
+    assert plan.prior == int(prior.generate_state(1, np.uint32)[0])
+    assert plan.extra.spawn_key == extra.spawn_key == (1, 1)
+    generated = plan.chain_generator().spawn(4)[3].integers(2**30)
+    assert generated == np.random.default_rng(chains.spawn(4)[3]).integers(2**30)
     fresh = seed_plan(None)
     assert isinstance(fresh.entropy, int) and fresh.entropy >= 0
     with pytest.raises(ValueError, match="expected a whole number"):

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _mcmc import PROTOCOL, QUICK, agrees, dlt_patients, fake_trial
+from scipy import special
 
 from dartnk.adaptive import BLRM, CRM
 from dartnk.analyses import example_data, load_trial
@@ -85,6 +86,17 @@ def test_blrm_median_agrees_with_the_quadrature_engine(blrm_pair):
         spread = np.quantile(draws[..., d], [0.4, 0.6])
         assert spread[0] <= exact.ptox_median[d] <= spread[1]
         assert table["ptox_median"].iloc[d] == pytest.approx(np.median(draws[..., d]))
+
+
+def test_blrm_probability_of_exceeding_any_rate_agrees_with_the_quadrature_engine(blrm_pair):
+    fit, exact = blrm_pair
+    draws = _draws(fit)
+    for threshold in (0.1, 0.25, 0.5):
+        table = fit.prob_tox_exceeds(threshold)
+        expected = exact.prob_exceeds(threshold)
+        for d in range(draws.shape[-1]):
+            assert agrees(draws[..., d] > threshold, expected[d]), (threshold, d)
+            assert table["prob"].iloc[d] == pytest.approx((draws[..., d] > threshold).mean())
 
 
 def test_blrm_interval_probabilities_have_the_columns_of_the_design_fit(blrm_pair):
@@ -233,6 +245,55 @@ def test_exnex_gives_the_conflicting_construct_the_lowest_probability_of_exchang
         assert labels[construct] == pytest.approx(prob[construct], abs=0.03)
 
 
+def _exnex_one_construct_by_quadrature(cells, weight):
+    """P(p_d >= 0.33) and E p_d for one construct under the EXNEX prior
+    w BVN-mixture(m, S + diag(tau^2)), tau_k ~ HalfNormal(scale_k), + (1 - w) BVN(m, S),
+    on a (log_alpha, log_beta) grid, the tau mixture by Gauss-Legendre on [0, 6 scale]."""
+    from scipy import stats
+
+    priors = PROTOCOL.priors
+    m, sd, scale = np.array(priors.blrm_mean), np.array(priors.blrm_sd), priors.exnex_tau_scale
+    a = np.linspace(m[0] - 9 * sd[0], m[0] + 9 * sd[0], 721)
+    b = np.linspace(m[1] - 7 * sd[1], m[1] + 7 * sd[1], 561)
+    ga, gb = np.meshgrid(a, b, indexing="ij")
+    nodes, weights = np.polynomial.legendre.leggauss(40)
+
+    def mixed(k, v):
+        t = 3 * scale[k] * (nodes + 1)
+        w = 3 * scale[k] * weights * stats.halfnorm.pdf(t, scale=scale[k])
+        var = sd[k] ** 2 + t**2
+        return (w * stats.norm.pdf(v[..., None], m[k], np.sqrt(var))).sum(axis=-1)
+
+    ex = mixed(0, ga) * mixed(1, gb)
+    nex = stats.norm.pdf(ga, m[0], sd[0]) * stats.norm.pdf(gb, m[1], sd[1])
+    prior = weight * ex + (1 - weight) * nex
+    x = np.log(np.asarray(DOSES) / priors.reference_dose)
+    eta = ga[..., None] + np.exp(gb)[..., None] * x
+    p = special.expit(eta)
+    level, dlt = _arm_arrays(cells)
+    log_lik = np.zeros(ga.shape)
+    for d, y in zip(level, dlt, strict=True):
+        e = eta[..., d]
+        log_lik -= np.logaddexp(0.0, -e) if y == 1 else np.logaddexp(0.0, e)
+    post = prior * np.exp(log_lik - log_lik.max())
+    post /= post.sum()
+    return (post[..., None] * p).sum(axis=(0, 1)), (post[..., None] * (p >= 0.33)).sum(axis=(0, 1))
+
+
+def test_exnex_of_one_construct_agrees_with_quadrature_of_its_mixture_prior():
+    cells = [("DL1", 3, 0), ("DL2", 6, 1), ("DL3", 6, 3)]
+    fit = fit_toxicity(
+        fake_trial(dlt_patients({"A": cells})), "exnex", constructs=("A",),
+        prior=BLRMPrior(weight=0.5), seed=6, **QUICK,
+    )  # fmt: skip
+    assert fit.passed, fit.diagnostics
+    mean, over = _exnex_one_construct_by_quadrature(cells, 0.5)
+    draws = _draws(fit)
+    for d in range(len(LABELS)):
+        assert agrees(draws[..., d], mean[d], floor=4e-3), d
+        assert agrees(draws[..., d] >= 0.33, over[d], floor=4e-3), d
+
+
 def test_exnex_weight_of_zero_or_one_names_the_model_to_use(rich_trial):
     with pytest.raises(ValueError, match="hierarchical='independent'"):
         fit_toxicity(rich_trial, "exnex", prior=BLRMPrior(weight=0.0), draws=10, tune=10)
@@ -273,11 +334,18 @@ def test_example_fit_uses_pending_patients_with_their_weights(example_fit):
     assert counts["pending"].sum() == pending > 0
 
 
-def test_probabilities_of_exceeding_agree_with_the_interval_table(example_fit):
-    table = example_fit.interval_probabilities()
-    above = example_fit.prob_tox_exceeds(0.33)
-    np.testing.assert_allclose(above["prob"], table["prob_over"], atol=1e-3)
-    assert (np.diff(above["prob"].to_numpy().reshape(3, 5), axis=1) >= 0).all()
+def test_prior_predictive_dlts_follow_the_prior_rates(example_fit):
+    predictive = example_fit.idata["prior_predictive"]["dlt"]
+    treated = example_fit.counts["n"] + example_fit.counts["pending"]
+    treated = treated.to_numpy().reshape(3, 5)
+    dlt = predictive.transpose("chain", "draw", "construct", "dose").to_numpy()
+    assert (dlt <= treated).all() and (dlt >= 0).all()
+    prior_rate = example_fit.prior["ptox"].mean(dim=("chain", "draw")).to_numpy()
+    seen = treated > 0
+    draws = dlt.shape[0] * dlt.shape[1]
+    se = np.sqrt(treated * prior_rate * (1 - prior_rate) + treated**2 * 0.05) / np.sqrt(draws)
+    expected = treated * prior_rate
+    assert (np.abs(dlt.mean(axis=(0, 1)) - expected)[seen] < 5 * se[seen]).all()
 
 
 def test_plot_has_a_panel_per_construct(example_fit):
