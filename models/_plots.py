@@ -96,8 +96,12 @@ def response_figure(fit: ResponseFit, *, prob: float = 0.9) -> Figure:
     return figure
 
 
+_ENDPOINT_TITLES = {"log10_cmax": "log10 Cmax (copies/ug)", "log10_auc": "log10 AUC0-28"}
+
+
 def expansion_figure(fit: ExpansionFit, *, prob: float = 0.9) -> Figure:
-    """Mean log10 Cmax and AUC0-28 by dose per construct with ``prob`` bands."""
+    """Mean log10 Cmax and AUC0-28 by dose per construct with ``prob`` bands, and each
+    patient's value (filled), or upper bound when censored (open)."""
     from .kinetics import ENDPOINTS
 
     n_e, n_c, n_d = len(ENDPOINTS), len(fit.constructs), len(fit.dose_labels)
@@ -106,12 +110,23 @@ def expansion_figure(fit: ExpansionFit, *, prob: float = 0.9) -> Figure:
     figure = Figure(figsize=(7.2, 3.2), layout="constrained")
     axes = figure.subplots(1, n_e, squeeze=False)[0]
     x = np.arange(n_d)
+    data = fit.data
+    offsets = np.linspace(-0.15, 0.15, n_c)
     for k, (ax, endpoint) in enumerate(zip(axes, ENDPOINTS, strict=True)):
+        _, left, interval = data.kinds(k)
+        censored = np.zeros(data.construct.size, dtype=bool)
+        censored[np.concatenate([left, interval])] = True
         for c, construct in enumerate(fit.constructs):
             line = ax.plot(x, mid[k, c], marker="o", label=construct)[0]
-            ax.fill_between(x, low[k, c], high[k, c], color=line.get_color(), alpha=0.15)
+            colour = line.get_color()
+            ax.fill_between(x, low[k, c], high[k, c], color=colour, alpha=0.15)
+            mine = data.construct == c
+            for flag, face in ((False, colour), (True, "none")):
+                rows = mine & (censored == flag)
+                ax.scatter(data.dose[rows] + offsets[c], data.upper[rows, k], s=14,
+                           facecolors=face, edgecolors=colour, linewidths=0.8)  # fmt: skip
         ax.set_xticks(x, fit.dose_labels)
-        ax.set_title(endpoint.replace("_", " "))
+        ax.set_title(_ENDPOINT_TITLES[endpoint])
         ax.set_xlabel("dose level")
     axes[0].set_ylabel("posterior mean (log10)")
     axes[0].legend(fontsize="small")
@@ -156,7 +171,7 @@ def survival_figure(fit: SurvivalFit, *, prob: float = 0.9) -> Figure:
         values = curves.isel(construct=c).stack(sample=("chain", "draw")).to_numpy()
         low, mid, high = _band(values, prob)
         ax.fill_between(t, low, high, color="tab:blue", alpha=0.2, label=f"{prob:.0%} band")
-        ax.plot(t, mid, color="tab:blue", label=f"{fit.distribution} (median)")
+        ax.plot(t, mid, color="tab:blue", label=f"{fit.distribution.capitalize()} (median)")
         if mask.any():
             kmf = KaplanMeierFitter().fit(data.time[mask], data.event[mask])
             km = kmf.survival_function_

@@ -170,11 +170,14 @@ class ExpansionFit(Fit):
     counts : DataFrame
         Per construct and dose: ``patients`` modelled, ``cmax_censored`` (no quantified
         sample), ``auc_censored`` (interval- or left-censored AUC).
+    data : ExpansionData
+        The censored endpoints of the patients modelled.
     """
 
     constructs: tuple[str, ...]
     dose_labels: tuple[str, ...]
     counts: pd.DataFrame
+    data: ExpansionData
 
     def mean_log10(self) -> xr.DataArray:
         """Draws of the mean log10 endpoint, dims (chain, draw, endpoint, construct, dose)."""
@@ -379,4 +382,5 @@ def _fit(
         constructs=tuple(labels),
         dose_labels=tuple(dose_labels),
         counts=counts,
+        data=cut,
     )
