@@ -16,6 +16,7 @@ import xarray as xr
 
 from ._arviz import InferenceData, from_arrays
 from ._fit import Fit
+from ._intervals import flat_draws
 
 __all__ = [
     "DEFAULT_INTERVALS",
@@ -137,19 +138,6 @@ class DLTData:
             }
         )
 
-    def observed(self) -> xr.Dataset:
-        """Counts as a labelled dataset (dims ``construct``, ``dose``)."""
-        coords = {"construct": list(self.constructs), "dose": list(self.dose_labels)}
-        dims = ("construct", "dose")
-        return xr.Dataset(
-            {
-                "dlt": (dims, self.dlt),
-                "n": (dims, self.n),
-                "pending": (dims, self.pending),
-            },
-            coords=coords,
-        )
-
 
 def dlt_loglik(
     log_p: pt.TensorVariable, log_q: pt.TensorVariable, data: DLTData
@@ -255,8 +243,7 @@ class ToxicityFit(Fit):
         low, high = self.intervals if intervals is None else tuple(float(v) for v in intervals)
         if not 0.0 < low < high < 1.0:
             raise ValueError(f"intervals ({low}, {high}) must satisfy 0 < low < high < 1")
-        draws = self.ptox().stack(sample=("chain", "draw")).transpose("construct", "dose", "sample")
-        p = draws.to_numpy()
+        p = flat_draws(self.ptox())
         table = self.counts[["construct", "dose"]].copy()
         under = (p < low).mean(axis=-1)
         over = (p >= high).mean(axis=-1)
@@ -270,9 +257,8 @@ class ToxicityFit(Fit):
     def prob_tox_exceeds(self, threshold: float) -> pd.DataFrame:
         """P(DLT rate > ``threshold``) per construct and dose (columns ``construct``,
         ``dose``, ``prob``)."""
-        p = self.ptox().stack(sample=("chain", "draw")).transpose("construct", "dose", "sample")
         table = self.counts[["construct", "dose"]].copy()
-        table["prob"] = (p.to_numpy() > threshold).mean(axis=-1).ravel()
+        table["prob"] = (flat_draws(self.ptox()) > threshold).mean(axis=-1)
         return table
 
     def prob_exchangeable(self) -> pd.Series | None:

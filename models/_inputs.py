@@ -8,8 +8,8 @@ to the embedded protocol's value).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypedDict, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -20,7 +20,6 @@ __all__ = [
     "SamplingOptions",
     "as_index",
     "construct_labels",
-    "from_protocol",
     "is_trial",
     "protocol_of",
     "run_gates",
@@ -28,8 +27,6 @@ __all__ = [
     "run_options",
     "run_settings",
 ]
-
-T = TypeVar("T")
 
 
 class SamplingOptions(TypedDict, total=False):
@@ -79,15 +76,6 @@ def is_trial(data: object) -> bool:
 def protocol_of(data: object) -> Any | None:
     """The protocol of a trial data object, else None."""
     return getattr(data, "protocol", None) if is_trial(data) else None
-
-
-def from_protocol(value: T | None, protocol: Any, read: Callable[[Any], T], default: T) -> T:
-    """``value`` if given, else ``read(protocol)`` if there is a protocol, else ``default``."""
-    if value is not None:
-        return value
-    if protocol is not None:
-        return read(protocol)
-    return default
 
 
 def run_settings(

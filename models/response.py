@@ -39,7 +39,7 @@ import xarray as xr
 from ._fit import Fit, fit_fields
 from ._hierarchy import draw_population_mean, exchangeable_levels
 from ._inputs import SamplingOptions, as_index, construct_labels, protocol_of, run_options
-from ._intervals import draw_summary
+from ._intervals import draw_summary, flat_draws
 from ._sampling import sample
 
 __all__ = ["ResponseFit", "ResponsePrior", "fit_response"]
@@ -104,9 +104,8 @@ class ResponseFit(Fit):
 
     def prob_exceeds(self, threshold: float) -> pd.DataFrame:
         """P(ORR > ``threshold`` | data) per construct (and dose): column ``prob``."""
-        draws = self.orr().stack(sample=("chain", "draw")).to_numpy()
         table = self.counts.drop(columns=["n", "responders"]).copy()
-        table["prob"] = (draws > threshold).mean(axis=-1).ravel()
+        table["prob"] = (flat_draws(self.orr()) > threshold).mean(axis=-1)
         return table
 
     def plot(self, *, prob: float = 0.9) -> object:
