@@ -20,63 +20,63 @@ The quadrature engines of :mod:`dartnk.adaptive` compute the BLRM and CRM poster
 exactly; the tests hold these models to them within Monte Carlo error.
 """
 
-from ._diagnostics import Diagnostics, Gates
-from ._dlt import DLTData, ToxicityFit
-from ._fit import Fit
-from ._inputs import SamplingOptions
-from ._sampling import SamplingSettings, SeedPlan, sample, seed_plan
-from .crm_model import CRMModelFit, crm, fit_crm
-from .kinetics import ExpansionData, ExpansionFit, ExpansionPrior, fit_expansion
-from .manufacturing import (
-    ManufacturingFit,
-    beta_binomial_posterior,
-    fit_manufacturing,
-    lot_counts,
-)
-from .response import ResponseFit, ResponsePrior, fit_response
-from .survival import (
-    MONTH_DAYS,
-    SurvivalData,
-    SurvivalFit,
-    SurvivalPrior,
-    fit_survival,
-    kaplan_meier,
-)
-from .toxicity import HIERARCHIES, BLRMPrior, blrm, fit_toxicity
+from __future__ import annotations
 
-__all__ = [
-    "HIERARCHIES",
-    "MONTH_DAYS",
-    "BLRMPrior",
-    "CRMModelFit",
-    "DLTData",
-    "Diagnostics",
-    "ExpansionData",
-    "ExpansionFit",
-    "ExpansionPrior",
-    "Fit",
-    "Gates",
-    "ManufacturingFit",
-    "ResponseFit",
-    "ResponsePrior",
-    "SamplingOptions",
-    "SamplingSettings",
-    "SeedPlan",
-    "SurvivalData",
-    "SurvivalFit",
-    "SurvivalPrior",
-    "ToxicityFit",
-    "beta_binomial_posterior",
-    "blrm",
-    "crm",
-    "fit_crm",
-    "fit_expansion",
-    "fit_manufacturing",
-    "fit_response",
-    "fit_survival",
-    "fit_toxicity",
-    "kaplan_meier",
-    "lot_counts",
-    "sample",
-    "seed_plan",
-]
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "beta_binomial_posterior": ".manufacturing",
+    "blrm": ".toxicity",
+    "BLRMPrior": ".toxicity",
+    "crm": ".crm_model",
+    "CRMModelFit": ".crm_model",
+    "Diagnostics": "._diagnostics",
+    "DLTData": "._dlt",
+    "ExpansionData": ".kinetics",
+    "ExpansionFit": ".kinetics",
+    "ExpansionPrior": ".kinetics",
+    "Fit": "._fit",
+    "fit_crm": ".crm_model",
+    "fit_expansion": ".kinetics",
+    "fit_manufacturing": ".manufacturing",
+    "fit_response": ".response",
+    "fit_survival": ".survival",
+    "fit_toxicity": ".toxicity",
+    "Gates": "._diagnostics",
+    "HIERARCHIES": ".toxicity",
+    "kaplan_meier": ".survival",
+    "lot_counts": ".manufacturing",
+    "ManufacturingFit": ".manufacturing",
+    "MONTH_DAYS": ".survival",
+    "ResponseFit": ".response",
+    "ResponsePrior": ".response",
+    "sample": "._sampling",
+    "SamplingOptions": "._inputs",
+    "SamplingSettings": "._sampling",
+    "seed_plan": "._sampling",
+    "SeedPlan": "._sampling",
+    "SurvivalData": ".survival",
+    "SurvivalFit": ".survival",
+    "SurvivalPrior": ".survival",
+    "tite_weight": ".tite",
+    "ToxicityFit": "._dlt",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use: PyMC loads only when a model is fitted, so the
+    designs and the command line start without it."""
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
