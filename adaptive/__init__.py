@@ -1,12 +1,13 @@
 """Design rules: escalation decisions from data and posteriors, on arrays of many trials.
 
-Every design shares one batch method, ``decide``; ``recommend`` on one trial's data is a
-batch of one. Dose indices are 0-based; labels appear only in tables. The Phase 2 rules
-(predictive probability, Simon two-stage, toxicity monitoring) decide on arrays of patients
-and events in the same way, and ``decision`` is their batch of one.
+Every design shares one batch method, ``decide``, on one escalation state
+(:class:`EscalationState`); ``recommend`` on one trial's patients is a state of one. Dose
+indices are 0-based; labels appear only in tables. The Phase 2 rules (predictive
+probability, Simon two-stage, toxicity monitoring) decide on arrays of patients and events
+in the same way, and ``decision`` is their batch of one.
 """
 
-from ._base import BatchDecision, Decision, EscalationDesign, PatientData, PendingBatch
+from ._base import COMMON_RULES, BatchDecision, Decision, EscalationDesign
 from ._calibration import calibrate_skeleton
 from ._single_arm import (
     SingleArmAction,
@@ -15,6 +16,7 @@ from ._single_arm import (
     SingleArmRule,
     ToxicityOC,
 )
+from ._state import EscalationState, PendingBatch
 from .blrm import BLRM, BLRMBatchDecision, BLRMFit
 from .boin import BOIN
 from .crm import CRM, CRMBatchDecision, CRMFit
@@ -26,6 +28,7 @@ from .toxicity_monitor import ToxicityMonitor
 __all__ = [
     "BLRM",
     "BOIN",
+    "COMMON_RULES",
     "CRM",
     "BLRMBatchDecision",
     "BLRMFit",
@@ -34,8 +37,8 @@ __all__ = [
     "CRMFit",
     "Decision",
     "EscalationDesign",
+    "EscalationState",
     "ExactOC",
-    "PatientData",
     "PendingBatch",
     "PredictiveProbabilityDesign",
     "PredictiveSearch",

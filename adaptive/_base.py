@@ -1,15 +1,28 @@
 """The decision protocol every escalation design shares.
 
-A design decides on arrays for many trials at once (:meth:`EscalationDesign.decide`);
-:meth:`EscalationDesign.recommend` turns one trial's patient-level data into a batch of one
-and calls the same method, so a simulated design and a live recommendation run one code path.
+A design decides on an :class:`~dartnk.adaptive.EscalationState` of many trials at once
+(:meth:`EscalationDesign.decide`); :meth:`EscalationDesign.recommend` turns one trial's
+patients into a state of one and calls the same method, so a simulated design and a live
+recommendation run one code path.
+
+What every design does with patients still inside the DLT window is decided here, once:
+
+1. A design with a DLT ``window`` (TITE) weighs them in its own rule. Any other design
+   decides on every combination of their outcomes: when all agree it takes that decision
+   now; when they differ it waits, except that the next patient completes an unfinished
+   cohort at the current dose when the decision with no pending DLT is to stay there.
+2. A TITE design with ``escalate_after_complete = k`` does not escalate above the current
+   dose until k patients there have complete follow-up (a DLT, or the whole window).
+3. No design stops or declares an MTD while any patient is pending: it waits, and decides
+   again when their follow-up is complete.
 
 Conventions: dose indices are 0-based; ``NaN`` in a float array means "none" (no next dose
-when the trial stops, no MTD); labels are used only in tables.
+when the trial stops or waits, no MTD); labels are used only in tables.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,37 +30,31 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["BatchDecision", "Decision", "EscalationDesign", "PatientData", "PendingBatch"]
+from ._state import EscalationState
 
+__all__ = ["COMMON_RULES", "BatchDecision", "Decision", "EscalationDesign"]
 
-@dataclass(frozen=True)
-class PendingBatch:
-    """Patients still inside the DLT window without a DLT, for TITE designs, per trial.
-
-    Padded to ``slots`` columns: a padded slot has ``mask`` False and weight 0, so it adds
-    nothing to a TITE likelihood (log(1 - 0 p) = 0).
-
-    Attributes
-    ----------
-    level : ndarray of int, shape (trials, slots)
-        0-based dose of each pending patient.
-    weight : ndarray of float, shape (trials, slots)
-        TITE weight w = min(1, follow-up / window) (Cheung and Chappell 2000).
-    mask : ndarray of bool, shape (trials, slots)
-        True for a real pending patient.
-    """
-
-    level: np.ndarray
-    weight: np.ndarray
-    mask: np.ndarray
-
-    def per_dose(self, n_doses: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pending patients and the sum of their weights per dose, shape (trials, doses)."""
-        trials = self.level.shape[0]
-        one_hot = (self.level[..., None] == np.arange(n_doses)) & self.mask[..., None]
-        count = one_hot.sum(axis=1)
-        weight_sum = np.einsum("tk,tkd->td", self.weight * self.mask, one_hot)
-        return count.reshape(trials, n_doses), weight_sum.reshape(trials, n_doses)
+COMMON_RULES: tuple[tuple[str, str], ...] = (
+    (
+        "pending",
+        "patients inside the DLT window could change the decision; wait for their follow-up",
+    ),
+    (
+        "await follow-up",
+        "the design would stop while patients are inside the DLT window; enrol no one and "
+        "decide again once their follow-up is complete",
+    ),
+    (
+        "complete the cohort",
+        "the cohort at {cur} is incomplete and, without a DLT among the pending patients, the "
+        "design stays at {cur}; the next patient completes the cohort there",
+    ),
+    (
+        "escalation restricted",
+        "too few patients at {cur} have complete follow-up; no escalation above {cur}",
+    ),
+)
+_PENDING, _AWAIT, _COMPLETE, _RESTRICTED = range(len(COMMON_RULES))
 
 
 @dataclass(frozen=True)
@@ -57,14 +64,17 @@ class BatchDecision:
     Attributes
     ----------
     next_dose : ndarray of float, shape (trials,)
-        0-based dose for the next cohort; NaN where the trial stops.
+        0-based dose for the next patient or cohort; NaN where the trial stops or waits.
     stop : ndarray of bool, shape (trials,)
     mtd : ndarray of float, shape (trials,)
-        0-based MTD where one is declared, else NaN.
+        0-based MTD where a stop declares one, else NaN.
     admissible : ndarray of bool, shape (trials, doses)
         Doses the design may still give (not eliminated as too toxic).
     rule : ndarray of int, shape (trials,)
         Index into the design's ``rules`` of the rule that decided.
+    wait : ndarray of bool, shape (trials,)
+        Enrol no one for now: pending outcomes could change the decision, a stopping rule
+        awaits their follow-up, or the design suspends accrual.
     """
 
     next_dose: np.ndarray
@@ -72,108 +82,34 @@ class BatchDecision:
     mtd: np.ndarray
     admissible: np.ndarray
     rule: np.ndarray
+    wait: np.ndarray
 
     def __len__(self) -> int:
         return int(self.stop.shape[0])
 
     def take(self, index: np.ndarray) -> BatchDecision:
-        """The decisions of a subset of trials."""
-        return BatchDecision(
-            next_dose=self.next_dose[index],
-            stop=self.stop[index],
-            mtd=self.mtd[index],
-            admissible=self.admissible[index],
-            rule=self.rule[index],
-        )
+        """The decisions of a subset of trials, with every per-trial array of the design."""
+        values = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            values[item.name] = None if value is None else _take(value, index)
+        return type(self)(**values)
 
 
-@dataclass(frozen=True)
-class PatientData:
-    """One trial's patients in enrolment order (0-based dose, DLT 0/1, follow-up days)."""
-
-    level: np.ndarray
-    dlt: np.ndarray
-    followup: np.ndarray
-
-    @classmethod
-    def coerce(
-        cls,
-        level: Sequence[int] | np.ndarray,
-        dlt: Sequence[int] | np.ndarray,
-        followup: Sequence[float | None] | np.ndarray | None,
-        n_doses: int,
-    ) -> PatientData:
-        """Validate per-patient arrays; ``followup`` None or NaN means complete follow-up."""
-        level_arr = np.asarray(level)
-        dlt_arr = np.asarray(dlt)
-        if level_arr.ndim != 1 or dlt_arr.shape != level_arr.shape:
-            raise ValueError(
-                f"level and dlt must be 1-D arrays of one length, got shapes "
-                f"{level_arr.shape} and {dlt_arr.shape}"
-            )
-        if level_arr.size and not np.issubdtype(level_arr.dtype, np.integer):
-            if not np.all(np.mod(level_arr, 1) == 0):
-                raise ValueError(f"dose levels must be whole 0-based indices, got {level_arr}")
-        level_arr = level_arr.astype(np.int64)
-        bad = (level_arr < 0) | (level_arr >= n_doses)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"patient {i}: dose index {level_arr[i]} is outside 0..{n_doses - 1} "
-                f"(0-based dose indices)"
-            )
-        if not np.all(np.isin(dlt_arr, (0, 1))):
-            raise ValueError(f"dlt must hold 0 or 1 per patient, got {dlt_arr}")
-        if followup is None:
-            follow = np.full(level_arr.shape, np.nan)
-        else:
-            follow = np.array(
-                [np.nan if v is None else v for v in np.asarray(followup, dtype=object)],
-                dtype=float,
-            )
-            if follow.shape != level_arr.shape:
-                raise ValueError(f"followup has shape {follow.shape}, expected {level_arr.shape}")
-            if np.any(follow[np.isfinite(follow)] < 0):
-                raise ValueError("followup days must be non-negative")
-        return cls(level=level_arr, dlt=dlt_arr.astype(np.int64), followup=follow)
-
-    @property
-    def pending(self) -> np.ndarray:
-        """Patients without a DLT whose follow-up is still running."""
-        return (self.dlt == 0) & np.isfinite(self.followup)
-
-    def pending_batch(self, window: float) -> PendingBatch:
-        """Pending patients as a batch of one, with TITE weight w = min(1, follow-up / window)."""
-        weight = np.minimum(1.0, self.followup[self.pending] / window)
-        return PendingBatch(
-            level=self.level[self.pending][None, :],
-            weight=weight[None, :],
-            mask=np.ones((1, weight.size), dtype=bool),
-        )
-
-    def counts(self, n_doses: int, *, pending_as: int | None = None) -> tuple[np.ndarray, ...]:
-        """Patients, DLTs and pending patients per dose.
-
-        ``pending_as`` None drops pending patients from n and y (completed cohorts only);
-        0 counts them as completed without DLT; 1 counts them as DLTs.
-        """
-        pending = self.pending
-        n_pending = np.bincount(self.level[pending], minlength=n_doses)
-        keep = ~pending if pending_as is None else np.ones_like(pending)
-        n = np.bincount(self.level[keep], minlength=n_doses)
-        dlt = self.dlt.copy()
-        if pending_as is not None:
-            dlt[pending] = pending_as
-        y = np.bincount(self.level[keep], weights=dlt[keep], minlength=n_doses).astype(np.int64)
-        return n, y, n_pending
+def _take(value: object, index: np.ndarray) -> object:
+    if isinstance(value, np.ndarray):
+        return value[index]
+    return type(value)(**{f.name: getattr(value, f.name)[index] for f in dataclasses.fields(value)})
 
 
 @dataclass(frozen=True)
 class Decision:
     """The decision for one trial, with the reasons a safety committee reads.
 
-    ``next_dose`` and ``mtd`` are 0-based indices or None; ``wait`` is True when patients
-    inside the DLT window could still change the decision.
+    ``next_dose`` and ``mtd`` are 0-based indices or None; ``wait`` is True when no
+    patient is to be enrolled for now (pending outcomes could change the decision, a
+    stopping rule awaits their follow-up, or accrual is suspended). ``n_at_dose`` counts
+    patients with a known outcome, ``pending_at_dose`` those still inside the window.
     """
 
     design: str
@@ -235,22 +171,40 @@ class Decision:
 
 
 class EscalationDesign(ABC):
-    """Base of every escalation design: one batch method, and ``recommend`` on top of it.
+    """Base of every escalation design: one batch method on the escalation state, and
+    ``recommend`` on one trial's patients on top of it.
 
-    Subclasses implement :meth:`decide` on count arrays and describe their ``rules``. A
-    design with a DLT ``window`` (TITE) receives pending patients with their weights
-    w = min(1, follow-up / window), and waits when its decision is one of ``wait_rules``
-    (e.g. TITE-BOIN's accrual suspension); other designs wait when pending patients could
-    change the decision.
+    A subclass defines ``design_rules`` (its own (name, message) pairs) and implements
+    :meth:`_decide`, its rule on a state: with the pending patients' TITE weights when it
+    has a DLT ``window``, on complete data otherwise. :attr:`rules` is ``design_rules``
+    followed by :data:`COMMON_RULES`, the rules of the pending patients that
+    :meth:`decide` applies to every design (module docstring), in this order of
+    precedence: pending outcomes first, then the escalation restriction, then no stop
+    while patients are pending.
     """
 
     n_doses: int
     labels: tuple[str, ...]
-    rules: tuple[tuple[str, str], ...]
+    start: int
+    cohort_size: int = 3
     window: float | None = None
+    escalate_after_complete: int | None = None
+    design_rules: tuple[tuple[str, str], ...] = ()
+    rules: tuple[tuple[str, str], ...] = COMMON_RULES
+    design_wait_rules: frozenset[int] = frozenset()
     wait_rules: frozenset[int] = frozenset()
+    """Rules whose decision is to wait: the design's own (e.g. TITE-BOIN's accrual
+    suspension) and the common "pending" and "await follow-up"."""
     max_per_dose: int | None = None
     """Most patients the design treats at one dose (None: no limit of its own)."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("design_rules")
+        if own is not None:
+            cls.rules = tuple(own) + COMMON_RULES
+            base = len(own)
+            cls.wait_rules = frozenset(cls.design_wait_rules) | {base + _PENDING, base + _AWAIT}
 
     def __setattr__(self, name: str, value: object) -> None:
         if name in self.__dict__:
@@ -267,28 +221,132 @@ class EscalationDesign(ABC):
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._key()))
 
+    def _common_rule(self, index: int) -> int:
+        return len(self.design_rules) + index
+
+    def _set_restriction(self, escalate_after_complete: int | None) -> None:
+        """Validate and store ``escalate_after_complete`` (TITE designs only)."""
+        k = escalate_after_complete
+        if k is not None:
+            if isinstance(k, bool) or int(k) != k or k < 1:
+                raise ValueError(
+                    f"escalate_after_complete {k!r} must be a positive whole number of patients"
+                )
+            if self.window is None:
+                raise ValueError(
+                    "escalate_after_complete restricts TITE designs; set window (designs "
+                    "without one wait for complete follow-up anyway)"
+                )
+            k = int(k)
+        self.escalate_after_complete = k
+
+    # --- the one batch decision -----------------------------------------------------------
+
     @abstractmethod
-    def decide(
-        self,
-        n: np.ndarray,
-        y: np.ndarray,
-        current: np.ndarray,
-        *,
-        pending: PendingBatch | None = None,
-    ) -> BatchDecision:
-        """Decide for a batch of trials from completed-patient counts.
+    def _decide(self, state: EscalationState) -> BatchDecision:
+        """The design's own rule on a state (pending patients only for TITE designs)."""
+
+    def decide(self, state: EscalationState) -> BatchDecision:
+        """Decide for a batch of trials.
 
         Parameters
         ----------
-        n, y : ndarray of int, shape (trials, doses)
-            Patients whose DLT outcome is known (a DLT, or complete follow-up without
-            one) and their DLTs, per dose.
-        current : ndarray of int, shape (trials,)
-            0-based dose of the most recent cohort.
-        pending : PendingBatch, optional
-            Patients still inside the window without a DLT; only TITE designs use it
-            (other designs raise if it is given).
+        state : EscalationState
+            Patients with known outcomes and their DLTs per dose, the current dose, the
+            pending patients with their TITE weights and the most recent cohort's DLTs,
+            for every trial (:meth:`EscalationState.of`,
+            :meth:`EscalationState.from_patients`).
+
+        Returns
+        -------
+        BatchDecision
+            The design's own rule, with the pending patients handled as the module
+            docstring says; ``rule`` indexes :attr:`rules`.
         """
+        return self._hold_stops(state, self._decide_unheld(state))
+
+    def _decide_unheld(self, state: EscalationState) -> BatchDecision:
+        if not isinstance(state, EscalationState):
+            raise TypeError(
+                f"decide takes an EscalationState, got {type(state).__name__}; build one with "
+                f"EscalationState.of(n, y, current, pending=...)"
+            )
+        if state.n_doses != self.n_doses:
+            raise ValueError(f"the state has {state.n_doses} doses, the design {self.n_doses}")
+        if self.window is not None:
+            decision = self._decide(state)
+        else:
+            decision = self._weigh_outcomes(state)
+        return self._restrict_escalation(state, decision)
+
+    def _weigh_outcomes(self, state: EscalationState) -> BatchDecision:
+        """A design without a window on every combination of the pending outcomes."""
+        known = self._decide(state.complete())
+        has = np.flatnonzero(state.any_pending)
+        if has.size == 0:
+            return known
+        sub = state.take(has)
+        resolved, k = sub.outcomes()
+        every = self._decide(resolved)
+        m = has.size
+        nxt = every.next_dose.reshape(m, k)
+        stop = every.stop.reshape(m, k)
+        mtd = every.mtd.reshape(m, k)
+        agree = (
+            np.all(stop == stop[:, :1], axis=1)
+            & np.all((nxt == nxt[:, :1]) | (np.isnan(nxt) & np.isnan(nxt[:, :1])), axis=1)
+            & np.all((mtd == mtd[:, :1]) | (np.isnan(mtd) & np.isnan(mtd[:, :1])), axis=1)
+        )
+        rows = np.arange(m)
+        cur = sub.current
+        unfinished = sub.treated[rows, cur] % self.cohort_size != 0
+        completes = ~agree & unfinished & ~stop[:, 0] & (nxt[:, 0] == cur)
+        first = every.take(np.arange(m) * k)
+        rule = np.where(
+            agree,
+            first.rule,
+            np.where(completes, self._common_rule(_COMPLETE), self._common_rule(_PENDING)),
+        )
+        values = {
+            "next_dose": np.where(agree, nxt[:, 0], np.where(completes, cur, np.nan)),
+            "stop": agree & stop[:, 0],
+            "mtd": np.where(agree, mtd[:, 0], np.nan),
+            "admissible": every.admissible.reshape(m, k, -1).all(axis=1),
+            "rule": rule,
+            "wait": np.where(agree, first.wait, ~completes),
+        }
+        return _scatter(known, has, values)
+
+    def _restrict_escalation(
+        self, state: EscalationState, decision: BatchDecision
+    ) -> BatchDecision:
+        k = self.escalate_after_complete
+        if k is None:
+            return decision
+        up = ~decision.stop & ~decision.wait & (decision.next_dose > state.current)
+        blocked = up & (state.complete_at_current < k)
+        if not blocked.any():
+            return decision
+        return dataclasses.replace(
+            decision,
+            next_dose=np.where(blocked, state.current, decision.next_dose),
+            rule=np.where(blocked, self._common_rule(_RESTRICTED), decision.rule),
+        )
+
+    def _hold_stops(self, state: EscalationState, decision: BatchDecision) -> BatchDecision:
+        held = decision.stop & state.any_pending
+        if not held.any():
+            return decision
+        return dataclasses.replace(
+            decision,
+            next_dose=np.where(held, np.nan, decision.next_dose),
+            stop=decision.stop & ~held,
+            mtd=np.where(held, np.nan, decision.mtd),
+            rule=np.where(held, self._common_rule(_AWAIT), decision.rule),
+            wait=decision.wait | held,
+        )
+
+    # --- one trial ------------------------------------------------------------------------
 
     def _labels_or_default(self, labels: Sequence[str] | None) -> tuple[str, ...]:
         if labels is None:
@@ -297,43 +355,48 @@ class EscalationDesign(ABC):
             raise ValueError(f"{len(labels)} labels given for {self.n_doses} doses")
         return tuple(str(label) for label in labels)
 
-    def _estimates(self, n: np.ndarray, y: np.ndarray) -> pd.DataFrame | None:
+    def _estimates(self, state: EscalationState) -> pd.DataFrame | None:
+        """Per-dose estimates of a state of one trial for the decision's summary (the
+        design's posterior given the data its rule weighs); None by default."""
         return None
 
-    def _summary_estimates(
-        self, batch: BatchDecision, n: np.ndarray, y: np.ndarray
-    ) -> pd.DataFrame | None:
-        """Per-dose estimates for the summary of the batch-of-one decision ``batch``: by
-        default :meth:`_estimates` of the counts; a TITE design overrides this to include
-        the pending patients its decision used."""
-        return self._estimates(n, y)
-
-    def _decide_options(self, data: PatientData, pending_as: int | None) -> dict[str, np.ndarray]:
-        """Keyword arguments of :meth:`decide` beyond the counts, for a batch of one.
-
-        A design whose rules read the order of patients (e.g. coherence: was there a DLT in
-        the most recent cohort) derives them here from the patient data; ``pending_as``
-        says how pending patients were resolved for the counts (None: left out, 0: no DLT,
-        1: DLT). None by default.
-        """
-        return {}
-
     def _explain(
-        self, batch: BatchDecision, n: np.ndarray, y: np.ndarray, current: int
+        self, batch: BatchDecision, state: EscalationState, known: EscalationState | None = None
     ) -> list[tuple[str, str]]:
-        """The (rule, message) pairs behind a batch-of-one decision; designs with
-        posteriors override this to add the probabilities that decided."""
-        return [self._reason(int(batch.rule[0]), n, y, current)]
+        """The (rule, message) pairs behind the design's own decision ``batch`` of a state of
+        one trial; designs with posteriors override this to add the probabilities that
+        decided. ``known`` is the trial's actual state when ``state`` resolves its pending
+        patients (their outcomes assumed), so that messages say which counts are assumed."""
+        return [self._reason(int(batch.rule[0]), state, known)]
 
-    def _reason(self, rule: int, n: np.ndarray, y: np.ndarray, current: int) -> tuple[str, str]:
+    def _reason(
+        self, rule: int, state: EscalationState, known: EscalationState | None = None
+    ) -> tuple[str, str]:
         name, template = self.rules[rule]
         labels = self.labels
-        return name, template.format(
-            cur=labels[current],
-            n=int(n[current]),
-            y=int(y[current]),
-            up=labels[min(current + 1, self.n_doses - 1)],
-            down=labels[max(current - 1, 0)],
+        cur = int(state.current[0])
+        message = template.format(
+            cur=labels[cur],
+            n=int(state.n[0, cur]),
+            y=int(state.y[0, cur]),
+            up=labels[min(cur + 1, self.n_doses - 1)],
+            down=labels[max(cur - 1, 0)],
+        )
+        return name, message + _assumed(state, known)
+
+    def _state_of(
+        self,
+        level: Sequence[int] | np.ndarray,
+        dlt: Sequence[int] | np.ndarray,
+        followup: Sequence[float | None] | np.ndarray | None,
+    ) -> EscalationState:
+        return EscalationState.from_patients(
+            level,
+            dlt,
+            followup,
+            n_doses=self.n_doses,
+            window=self.window,
+            cohort_size=self.cohort_size,
         )
 
     def recommend(
@@ -344,84 +407,149 @@ class EscalationDesign(ABC):
     ) -> Decision:
         """Next dose for one trial from its patients in enrolment order.
 
-        ``followup`` holds days of DLT follow-up for patients still inside the window and
-        NaN/None for complete ones. A TITE design (``window`` set) weighs pending patients
-        by w = min(1, follow-up / window). Any other design resolves pending patients
-        both ways (all without DLT, all with DLT): if the two decisions agree it decides
-        now, otherwise the decision is to wait.
+        ``level`` holds 0-based doses, ``dlt`` 0/1, and ``followup`` the days of DLT
+        follow-up of patients still inside the window without a DLT (0 for a patient
+        awaiting the first infusion; None or NaN where the outcome is known). A TITE design
+        weighs them by w = min(1, follow-up / window); every design treats them as
+        :meth:`decide` does (the module docstring): the same state, the same rule.
         """
-        data = PatientData.coerce(level, dlt, followup, self.n_doses)
-        if data.level.size == 0:
-            raise ValueError("no patients yet: the first cohort goes to the start dose")
-        current = np.array([data.level[-1]])
-        cur = int(current[0])
-        n_done, y_done, n_pending = data.counts(self.n_doses)
-        if self.window is not None:
-            batch = data.pending_batch(self.window)
-            options = self._decide_options(data, None)
-            chosen = self.decide(n_done[None], y_done[None], current, pending=batch, **options)
-            reasons = self._explain(chosen, n_done, y_done, cur)
-            wait = int(chosen.rule[0]) in self.wait_rules
-            return _single(self, chosen, wait, reasons, n_done, y_done, n_pending)
-        n_none, y_none, _ = data.counts(self.n_doses, pending_as=0)
-        n_all, y_all, _ = data.counts(self.n_doses, pending_as=1)
-        optimistic = self.decide(
-            n_none[None, :], y_none[None, :], current, **self._decide_options(data, 0)
+        return self.recommend_state(self._state_of(level, dlt, followup))
+
+    def recommend_state(self, state: EscalationState) -> Decision:
+        """The decision for a state of one trial, with its reasons and per-dose table."""
+        if len(state) != 1:
+            raise ValueError(f"recommend_state takes the state of one trial, got {len(state)}")
+        batch = self.decide(state)
+        reasons = self._reasons(batch, state)
+        next_dose, mtd = batch.next_dose[0], batch.mtd[0]
+        wait = bool(batch.wait[0])
+        return Decision(
+            design=repr(self),
+            next_dose=None if (wait or np.isnan(next_dose)) else int(next_dose),
+            mtd=None if np.isnan(mtd) else int(mtd),
+            stop=bool(batch.stop[0]),
+            wait=wait,
+            reasons=tuple(reasons),
+            labels=self.labels,
+            n_at_dose=state.n[0].copy(),
+            dlt_at_dose=state.y[0].copy(),
+            pending_at_dose=state.n_pending[0],
+            admissible=batch.admissible[0].copy(),
+            estimates=self._estimates(state),
         )
-        pessimistic = self.decide(
-            n_all[None, :], y_all[None, :], current, **self._decide_options(data, 1)
-        )
-        wait = bool(n_pending.sum() > 0) and not _same(optimistic, pessimistic)
-        if wait:
-            options = self._decide_options(data, None)
-            chosen = self.decide(n_done[None], y_done[None], current, **options)
-            best = self._explain(optimistic, n_none, y_none, cur)
-            worst = self._explain(pessimistic, n_all, y_all, cur)
-            reasons = [
+
+    def _reasons(self, batch: BatchDecision, state: EscalationState) -> list[tuple[str, str]]:
+        rule = int(batch.rule[0]) - len(self.design_rules)
+        tite = self.window is not None
+        if rule == _PENDING:
+            best = state.resolved(0)
+            worst = state.resolved(1)
+            return [
                 (
                     "pending",
-                    f"{int(n_pending.sum())} patient(s) still inside the DLT window could "
-                    f"change the decision; wait for their follow-up",
+                    f"{_pending_text(self, state)} could change the decision; wait for their "
+                    f"follow-up",
                 ),
-                *[("if no pending patient has a DLT", f"{r}: {m}") for r, m in best],
-                *[("if every pending patient has a DLT", f"{r}: {m}") for r, m in worst],
+                *[
+                    ("if no pending patient has a DLT", f"{r}: {m}")
+                    for r, m in self._explain(self._decide(best), best)
+                ],
+                *[
+                    ("if every pending patient has a DLT", f"{r}: {m}")
+                    for r, m in self._explain(self._decide(worst), worst)
+                ],
             ]
+        unheld = self._decide_unheld(state)
+        if rule == _AWAIT:
+            if tite:
+                explained = self._explain(self._decide(state), state)
+            else:
+                best = state.resolved(0)
+                explained = self._explain(self._decide(best), best, state)
+            return [
+                (
+                    "await follow-up",
+                    f"the design would stop, but there are {_pending_text(self, state)}: "
+                    f"enrol no one and decide once their follow-up is complete",
+                ),
+                *explained,
+            ]
+        if rule == _COMPLETE:
+            cur = self.labels[int(state.current[0])]
+            best = state.resolved(0)
+            return [
+                (
+                    "complete the cohort",
+                    f"{_pending_text(self, state)}; the cohort at {cur} is incomplete and with "
+                    f"no DLT among them the design stays at {cur}: the next patient completes "
+                    f"the cohort there",
+                ),
+                *self._explain(self._decide(best), best, state),
+            ]
+        if rule == _RESTRICTED:
+            cur = int(state.current[0])
+            inner = self._decide(state)
+            return [
+                *self._explain(inner, state),
+                (
+                    "escalation restricted",
+                    f"{int(state.n[0, cur])} patient(s) at {self.labels[cur]} have complete "
+                    f"follow-up, fewer than the {self.escalate_after_complete} required before "
+                    f"escalating: treat at {self.labels[cur]}",
+                ),
+            ]
+        if tite or not state.any_pending[0]:
+            return self._explain(unheld, state)
+        best = state.resolved(0)
+        return [
+            (
+                "pending",
+                f"{_pending_text(self, state)}; no outcome of theirs changes this decision",
+            ),
+            *self._explain(self._decide(best), best, state),
+        ]
+
+
+def _pending_text(design: EscalationDesign, state: EscalationState) -> str:
+    """'2 patients inside the DLT window (at DL3 followed for 12 days; at DL3 with no
+    follow-up yet)' for a state of one trial."""
+    pending = state.pending
+    mask = pending.mask[0]
+    level = pending.level[0][mask]
+    days = state.pending_days[0][mask]
+    parts = []
+    for d, u in zip(level, days, strict=True):
+        where = design.labels[int(d)]
+        if np.isnan(u):
+            parts.append(f"at {where}")
+        elif u == 0:
+            parts.append(f"at {where} with no follow-up yet")
         else:
-            chosen = optimistic
-            reasons = self._explain(chosen, n_none, y_none, cur)
-        return _single(self, chosen, wait, reasons, n_done, y_done, n_pending)
+            parts.append(f"at {where} followed for {u:g} days")
+    count = int(mask.sum())
+    noun = "patient" if count == 1 else "patients"
+    return f"{count} {noun} inside the DLT window ({'; '.join(parts)})"
 
 
-def _same(a: BatchDecision, b: BatchDecision) -> bool:
-    return bool(
-        np.array_equal(a.next_dose, b.next_dose, equal_nan=True)
-        and np.array_equal(a.stop, b.stop)
-        and np.array_equal(a.mtd, b.mtd, equal_nan=True)
-    )
+def _assumed(state: EscalationState, known: EscalationState | None) -> str:
+    """' (1 of them pending, counted without a DLT)' when ``state`` assumes the outcomes of
+    pending patients at the current dose of ``known``."""
+    if known is None:
+        return ""
+    cur = int(known.current[0])
+    pending = int(known.n_pending[0, cur])
+    if pending == 0:
+        return ""
+    return f" ({pending} of them pending, counted without a DLT)"
 
 
-def _single(
-    design: EscalationDesign,
-    batch: BatchDecision,
-    wait: bool,
-    reasons: list[tuple[str, str]],
-    n: np.ndarray,
-    y: np.ndarray,
-    pending: np.ndarray,
-) -> Decision:
-    next_dose = batch.next_dose[0]
-    mtd = batch.mtd[0]
-    return Decision(
-        design=repr(design),
-        next_dose=None if (wait or np.isnan(next_dose)) else int(next_dose),
-        mtd=None if (wait or np.isnan(mtd)) else int(mtd),
-        stop=bool(batch.stop[0]) and not wait,
-        wait=wait,
-        reasons=tuple(reasons),
-        labels=design.labels,
-        n_at_dose=n,
-        dlt_at_dose=y,
-        pending_at_dose=pending,
-        admissible=batch.admissible[0],
-        estimates=design._summary_estimates(batch, n, y),
-    )
+def _scatter(base: BatchDecision, rows: np.ndarray, values: dict[str, np.ndarray]) -> BatchDecision:
+    """``base`` with the decision fields of ``rows`` replaced by ``values``."""
+    out = {}
+    for name, value in values.items():
+        full = np.array(getattr(base, name), copy=True)
+        if full.dtype != np.asarray(value).dtype and name in ("next_dose", "mtd"):
+            full = full.astype(float)
+        full[rows] = value
+        out[name] = full
+    return dataclasses.replace(base, **out)

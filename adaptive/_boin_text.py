@@ -30,8 +30,7 @@ __all__: list[str] = []
     STOP_MAX,
     STOP_EARLY,
     SUSPEND,
-    AWAIT,
-) = range(14)
+) = range(13)
 
 RULES: tuple[tuple[str, str], ...] = (
     ("start", "no patient yet at {cur}; treat a cohort there"),
@@ -47,7 +46,6 @@ RULES: tuple[tuple[str, str], ...] = (
     ("stop: sample size reached", "the maximum number of patients is treated; select the MTD"),
     ("stop: enough patients at the dose", "n_earlystop patients at {cur}; select the MTD"),
     ("suspend accrual", "too many patients pending at {cur}; wait for follow-up"),
-    ("await follow-up", "a stopping rule is met with patients pending; wait, then select"),
 )
 
 
@@ -105,7 +103,7 @@ def describe(
                 f"with no MTD",
             )
         ]
-    if rule in (STOP_MAX, STOP_EARLY, AWAIT):
+    if rule in (STOP_MAX, STOP_EARLY):
         return [*reasons, _stopping(design, batch, n, y, pending, total, cur)]
     if rule == ELIMINATE:
         down = labels[int(batch.next_dose[0])]
@@ -198,12 +196,6 @@ def _stopping(
         why = (
             f"{int(total[cur])} patients at {labels[cur]} reach n_earlystop "
             f"{design.n_earlystop} and the decision is to stay"
-        )
-    if rule == AWAIT:
-        return (
-            RULES[rule][0],
-            f"{why}, but {int(pending.sum())} patient(s) are still pending: enrol no one "
-            f"and select the MTD once their follow-up is complete",
         )
     mtd = batch.mtd[0]
     if np.isnan(mtd):

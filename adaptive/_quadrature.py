@@ -37,12 +37,13 @@ late-onset toxicities. Biometrics 56:1177-1182.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 
-from ._base import BatchDecision, PendingBatch
+from ._base import BatchDecision
+from ._state import EscalationState, PendingBatch
 
 __all__ = [
     "BatchInputs",
@@ -272,7 +273,7 @@ def _unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class BatchInputs:
-    """Validated batch inputs of a model-based design.
+    """What the model-based rules read from a state.
 
     Attributes
     ----------
@@ -280,7 +281,8 @@ class BatchInputs:
         Patients with known outcome and their DLTs.
     current : ndarray of int, shape (trials,)
     pending : PendingBatch or None
-    n_pending : ndarray of int, shape (trials, doses)
+        Pending patients with their TITE weights (TITE designs only).
+    last_cohort_dlt : ndarray of bool, shape (trials,)
     tried : ndarray of bool, shape (trials, doses)
         Doses given to at least one patient (outcome known or pending).
     highest_tried : ndarray of int, shape (trials,)
@@ -293,62 +295,29 @@ class BatchInputs:
     y: np.ndarray
     current: np.ndarray
     pending: PendingBatch | None
-    n_pending: np.ndarray
+    last_cohort_dlt: np.ndarray
     tried: np.ndarray
     highest_tried: np.ndarray
     total: np.ndarray
 
 
-def read_batch(
-    n: np.ndarray,
-    y: np.ndarray,
-    current: np.ndarray,
-    pending: PendingBatch | None,
-    *,
-    n_doses: int,
-    window: float | None,
-    design: str,
-) -> BatchInputs:
-    """Check shapes and values of a batch and derive what the model-based rules read."""
-    n = np.asarray(n)
-    y = np.asarray(y)
-    if n.ndim != 2 or n.shape != y.shape or n.shape[1] != n_doses:
-        raise ValueError(f"n and y must have shape (trials, {n_doses}), got {n.shape}, {y.shape}")
-    if not (np.issubdtype(n.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
-        if not (np.all(np.mod(n, 1) == 0) and np.all(np.mod(y, 1) == 0)):
-            raise ValueError("n and y must hold whole numbers of patients and DLTs")
-    n = n.astype(np.int64)
-    y = y.astype(np.int64)
-    if np.any(n < 0) or np.any(y < 0) or np.any(y > n):
-        raise ValueError("counts must satisfy 0 <= DLTs <= patients at every dose")
-    cur = np.asarray(current).astype(np.int64).reshape(-1)
-    if cur.shape != (n.shape[0],) or np.any((cur < 0) | (cur >= n_doses)):
-        raise ValueError(f"current must hold one 0-based dose in 0..{n_doses - 1} per trial")
-    if pending is not None and window is None:
-        raise ValueError(
-            f"{design} without a DLT window uses complete follow-up only; pending must be None "
-            f"(set window= for the TITE design)"
-        )
-    if pending is None:
-        n_pending = np.zeros_like(n)
-    else:
-        if pending.level.shape[0] != n.shape[0]:
-            raise ValueError("pending must have one row per trial")
-        weight = np.where(pending.mask, pending.weight, 0.0)
-        if np.any((weight < 0) | (weight > 1)):
-            raise ValueError("TITE weights must lie in [0, 1]")
-        n_pending, _ = pending.per_dose(n_doses)
-    tried = (n + n_pending) > 0
+def read_batch(state: EscalationState, *, tite: bool) -> BatchInputs:
+    """The arrays a model-based rule reads from ``state``; pending patients enter the
+    likelihood only for a TITE design (``tite``)."""
+    n_doses = state.n_doses
+    treated = state.treated
+    tried = treated > 0
     highest = np.where(tried.any(axis=1), n_doses - 1 - np.argmax(tried[:, ::-1], axis=1), -1)
+    has_pending = tite and state.pending.mask.shape[1] > 0
     return BatchInputs(
-        n=n,
-        y=y,
-        current=cur,
-        pending=pending,
-        n_pending=n_pending,
+        n=state.n,
+        y=state.y,
+        current=state.current,
+        pending=state.pending if has_pending else None,
+        last_cohort_dlt=state.last_cohort_dlt,
         tried=tried,
         highest_tried=highest,
-        total=(n + n_pending).sum(axis=1),
+        total=treated.sum(axis=1),
     )
 
 
@@ -356,17 +325,6 @@ def read_batch(
 class ModelBatchDecision(BatchDecision):
     """Batch decisions of a model-based design: subclasses add per-trial posterior arrays
     (and ``pending``, the pending patients the decision weighed), kept by :meth:`take`."""
-
-    def take(self, index: np.ndarray) -> ModelBatchDecision:
-        """The decisions of a subset of trials, with their posterior arrays."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        pending = values.pop("pending", None)
-        if pending is not None:
-            pending = PendingBatch(
-                level=pending.level[index], weight=pending.weight[index], mask=pending.mask[index]
-            )
-        subset = {name: value[index] for name, value in values.items()}
-        return type(self)(**subset, pending=pending)
 
 
 def frozen_array(values: np.ndarray | Sequence[float], dtype: type = np.float64) -> np.ndarray:
@@ -377,8 +335,8 @@ def frozen_array(values: np.ndarray | Sequence[float], dtype: type = np.float64)
 
 
 def check_options(
-    n_doses: int, *, window: float | None, start: int, max_n: int | None
-) -> tuple[float | None, int, int | None]:
+    n_doses: int, *, window: float | None, start: int, max_n: int | None, cohort_size: int
+) -> tuple[float | None, int, int | None, int]:
     """Validate the options every model-based design shares; return them normalised."""
     if window is not None and (not np.isfinite(window) or window <= 0):
         raise ValueError(f"window {window} must be a positive number of days (the DLT window)")
@@ -386,8 +344,11 @@ def check_options(
         raise ValueError(f"start dose {start} is outside 0..{n_doses - 1} (0-based)")
     if max_n is not None and (int(max_n) != max_n or max_n < 1):
         raise ValueError(f"max_n {max_n} must be a positive whole number of patients")
+    if isinstance(cohort_size, bool) or int(cohort_size) != cohort_size or cohort_size < 1:
+        raise ValueError(f"cohort_size {cohort_size} must be a positive whole number")
     return (
         None if window is None else float(window),
         int(start),
         None if max_n is None else int(max_n),
+        int(cohort_size),
     )

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
-from ._base import BatchDecision, EscalationDesign, PatientData, PendingBatch
+from ._base import BatchDecision, EscalationDesign
 from ._quadrature import (
     GridPosterior,
     ModelBatchDecision,
@@ -30,6 +30,7 @@ from ._quadrature import (
     read_batch,
     tail_weights,
 )
+from ._state import EscalationState, PendingBatch
 
 __all__ = ["BLRM", "BLRMBatchDecision", "BLRMFit"]
 
@@ -211,7 +212,11 @@ class BLRM(EscalationDesign):
        none if no tried dose is admissible.
 
     TITE (``window`` set): a patient without a DLT after u days of follow-up contributes
-    log(1 - w p) with w = min(1, u / window), as in TITE-CRM (Cheung and Chappell 2000).
+    log(1 - w p) with w = min(1, u / window), as in TITE-CRM (Cheung and Chappell 2000);
+    with ``escalate_after_complete = k`` the next dose is not above the current dose until
+    k patients there have complete follow-up (Normolle and Lawrence 2006). Without
+    ``window``, pending patients are weighed as for every design
+    (:meth:`EscalationDesign.decide`).
 
     Unlike the one-parameter CRM, the two-parameter model is not monotone in DLTs: a DLT
     at a low dose with none above flattens the fitted curve, which can lower P(overdose)
@@ -237,6 +242,11 @@ class BLRM(EscalationDesign):
     start : int, default 0
     max_n : int, optional
     labels : sequence of str, optional
+    cohort_size : int, default 3
+        Patients per cohort (an unfinished cohort is completed while outcomes are pending).
+    escalate_after_complete : int, optional
+        TITE: patients at the current dose with complete follow-up needed before an
+        escalation.
 
     Examples
     --------
@@ -257,9 +267,13 @@ class BLRM(EscalationDesign):
 
     Cheung YK, Chappell R (2000). Sequential designs for phase I clinical trials with
     late-onset toxicities. Biometrics 56:1177-1182.
+
+    Normolle D, Lawrence T (2006). Designing dose-escalation trials with late-onset
+    toxicities using the time-to-event continual reassessment method. Journal of Clinical
+    Oncology 24:4426-4433.
     """
 
-    rules = _RULES
+    design_rules = _RULES
 
     def __init__(
         self,
@@ -276,6 +290,8 @@ class BLRM(EscalationDesign):
         start: int = 0,
         max_n: int | None = None,
         labels: Sequence[str] | None = None,
+        cohort_size: int = 3,
+        escalate_after_complete: int | None = None,
     ) -> None:
         amounts = np.asarray(doses, dtype=float)
         if amounts.ndim != 1 or amounts.size < 1:
@@ -313,9 +329,10 @@ class BLRM(EscalationDesign):
         self.intervals = (bounds[0], bounds[1])
         self.ewoc = float(ewoc)
         self.max_step = int(max_step)
-        self.window, self.start, self.max_n = check_options(
-            self.n_doses, window=window, start=start, max_n=max_n
+        self.window, self.start, self.max_n, self.cohort_size = check_options(
+            self.n_doses, window=window, start=start, max_n=max_n, cohort_size=cohort_size
         )
+        self._set_restriction(escalate_after_complete)
         self.labels = self._labels_or_default(labels)
         self._log_dose = frozen_array(np.log(amounts / reference_dose))
         self._build_grid()
@@ -334,6 +351,8 @@ class BLRM(EscalationDesign):
             self.start,
             self.max_n,
             self.labels,
+            self.cohort_size,
+            self.escalate_after_complete,
         )
 
     def __repr__(self) -> str:
@@ -352,6 +371,8 @@ class BLRM(EscalationDesign):
         if self.window is not None:
             parts.append(f"window={self.window:g}")
         parts += [f"start={self.labels[self.start]}", f"max_n={self.max_n}"]
+        if self.escalate_after_complete is not None:
+            parts.append(f"escalate_after_complete={self.escalate_after_complete}")
         return f"{name}({', '.join(parts)})"
 
     def ptox(self, log_alpha: float | np.ndarray, log_beta: float | np.ndarray) -> np.ndarray:
@@ -445,24 +466,14 @@ class BLRM(EscalationDesign):
         over = np.clip(post[..., doses:], 0.0, 1.0)
         return 1.0 - above_low, np.clip(above_low - over, 0.0, 1.0), over
 
-    def decide(
-        self,
-        n: np.ndarray,
-        y: np.ndarray,
-        current: np.ndarray,
-        *,
-        pending: PendingBatch | None = None,
-    ) -> BLRMBatchDecision:
+    def _decide(self, state: EscalationState) -> BLRMBatchDecision:
         """Batch decision of the rules in the class docstring.
 
         Parameters
         ----------
-        n, y : ndarray of int, shape (trials, doses)
-            Patients with known outcome (DLT, or complete follow-up without one) and DLTs.
-        current : ndarray of int, shape (trials,)
-            0-based dose of the most recent cohort.
-        pending : PendingBatch, optional
-            TITE only: patients inside the window without a DLT, with their weights.
+        state : EscalationState
+            Known outcomes and DLTs per dose, the current dose and, for the TITE design,
+            the pending patients with their weights.
 
         Returns
         -------
@@ -470,9 +481,7 @@ class BLRM(EscalationDesign):
             ``next_dose`` and ``mtd`` as floats with NaN for none; ``rule`` indexes
             :attr:`rules`; ``admissible`` is P(overdose) < ewoc per dose.
         """
-        batch = read_batch(
-            n, y, current, pending, n_doses=self.n_doses, window=self.window, design="the BLRM"
-        )
+        batch = read_batch(state, tite=self.window is not None)
         trials = batch.n.shape[0]
         post = self._grid.expect(batch.n, batch.y, self._functionals, batch.pending)
         under, target, over = self._interval_probs(post)
@@ -502,6 +511,7 @@ class BLRM(EscalationDesign):
             mtd=mtd,
             admissible=admissible,
             rule=rule,
+            wait=np.zeros(trials, dtype=bool),
             prob_under=under,
             prob_target=target,
             prob_over=over,
@@ -522,12 +532,13 @@ class BLRM(EscalationDesign):
         patients still inside the DLT window (None/NaN when complete). The TITE design
         weighs pending patients by min(1, follow-up / window); otherwise they are left out.
         """
-        data = PatientData.coerce(level, dlt, followup, self.n_doses)
-        n, y, n_pending = data.counts(self.n_doses)
-        pending = data.pending_batch(self.window) if self.window is not None else None
-        if pending is None:
-            n_pending = np.zeros_like(n_pending)
-        return self._fit(n, y, pending, n_pending)
+        return self._fit_state(self._state_of(level, dlt, followup))
+
+    def _fit_state(self, state: EscalationState) -> BLRMFit:
+        """The posterior of a state of one trial (pending patients weighed when TITE)."""
+        if self.window is None:
+            return self._fit(state.n[0], state.y[0], None, np.zeros(self.n_doses, np.int64))
+        return self._fit(state.n[0], state.y[0], state.pending, state.n_pending[0])
 
     def _fit(
         self, n: np.ndarray, y: np.ndarray, pending: PendingBatch | None, n_pending: np.ndarray
@@ -571,20 +582,11 @@ class BLRM(EscalationDesign):
             medians[d] = expit(brentq(excess, low, high, xtol=1e-10))
         return medians
 
-    def _estimates(self, n: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(_estimate_columns(self._fit(n, y, None, np.zeros_like(n))))
-
-    def _summary_estimates(
-        self, batch: BatchDecision, n: np.ndarray, y: np.ndarray
-    ) -> pd.DataFrame:
-        pending = getattr(batch, "pending", None)
-        if pending is None:
-            return self._estimates(n, y)
-        n_pending, _ = pending.per_dose(self.n_doses)
-        return pd.DataFrame(_estimate_columns(self._fit(n, y, pending, n_pending[0])))
+    def _estimates(self, state: EscalationState) -> pd.DataFrame:
+        return pd.DataFrame(_estimate_columns(self._fit_state(state)))
 
     def _explain(
-        self, batch: BatchDecision, n: np.ndarray, y: np.ndarray, current: int
+        self, batch: BatchDecision, state: EscalationState, known: EscalationState | None = None
     ) -> list[tuple[str, str]]:
         assert isinstance(batch, BLRMBatchDecision)
         labels = self.labels

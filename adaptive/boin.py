@@ -15,10 +15,9 @@ import pandas as pd
 from scipy.stats import beta
 
 from . import _isotonic
-from ._base import BatchDecision, Decision, EscalationDesign, PendingBatch
+from ._base import BatchDecision, EscalationDesign, _assumed
 from ._boin_tables import MIN_ELIMINATE, boundary_frame, decision_tables, interval_boundary
 from ._boin_text import (
-    AWAIT,
     DEESCALATE,
     ELIMINATE,
     ESCALATE,
@@ -35,12 +34,13 @@ from ._boin_text import (
     SUSPEND,
     describe,
 )
-from ._tite import imputed_rate, recommend_tite
+from ._state import EscalationState
+from ._tite import imputed_rate
 
 __all__ = ["BOIN"]
 
-_OFFSET = np.array([0, 1, 0, -1, 0, 0, 0, np.nan, np.nan, np.nan, np.nan, np.nan, 0, np.nan])
-_STAYS = np.zeros(14, dtype=bool)
+_OFFSET = np.array([0, 1, 0, -1, 0, 0, 0, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan])
+_STAYS = np.zeros(len(_OFFSET), dtype=bool)
 _STAYS[[STAY, STAY_TOP, STAY_BLOCKED, STAY_LOWEST]] = True
 
 
@@ -89,13 +89,12 @@ class BOIN(EscalationDesign):
     Without pending patients at the current dose the BOIN rule applies, so with complete
     follow-up TITE-BOIN is BOIN.
 
-    "Wait" is a rule in :attr:`wait_rules`; no new patient is enrolled while waiting and
-    the design decides again once more follow-up has accrued. "Suspend accrual" (above)
-    keeps ``next_dose`` at the current dose with ``stop`` False: accrual resumes there.
-    "Await follow-up" is a stopping rule that selects the MTD (``max_n``,
-    ``n_earlystop``) met while patients are pending: ``stop`` is True (accrual is over),
-    ``next_dose`` and ``mtd`` are NaN, and the MTD is selected once their follow-up is
-    complete. ``recommend`` reports both as ``wait``.
+    "Suspend accrual" (above) is a wait: no new patient is enrolled and the design decides
+    again once more follow-up has accrued. A stopping rule met while patients are pending
+    waits for their follow-up before it stops and selects the MTD, as every design does
+    (:meth:`EscalationDesign.decide`). With ``escalate_after_complete = k`` (TITE only) the
+    next dose is not above the current dose until k patients there have complete
+    follow-up. Without ``window``, pending patients are weighed as for every design.
 
     Parameters
     ----------
@@ -128,6 +127,9 @@ class BOIN(EscalationDesign):
     suspend_pending : float, default 0.5
         TITE-BOIN: suspend accrual when the fraction of pending patients at the current
         dose exceeds this.
+    escalate_after_complete : int, optional
+        TITE-BOIN: patients at the current dose with complete follow-up needed before an
+        escalation.
 
     Examples
     --------
@@ -152,8 +154,8 @@ class BOIN(EscalationDesign):
     design to accelerate phase I trials. Clinical Cancer Research 24:4921-4930.
     """
 
-    rules = RULES
-    wait_rules: frozenset[int] = frozenset({SUSPEND, AWAIT})
+    design_rules = RULES
+    design_wait_rules: frozenset[int] = frozenset({SUSPEND})
 
     def __init__(
         self,
@@ -172,6 +174,7 @@ class BOIN(EscalationDesign):
         n_earlystop: int | None = None,
         labels: Sequence[str] | None = None,
         suspend_pending: float = 0.5,
+        escalate_after_complete: int | None = None,
     ) -> None:
         target = _probability("target", target)
         if not 0.05 <= target <= 0.6:
@@ -213,6 +216,7 @@ class BOIN(EscalationDesign):
         self.labels = self._labels_or_default(labels)
         self.lambda_e = interval_boundary(self.p_saf, target)
         self.lambda_d = interval_boundary(target, self.p_tox)
+        self._set_restriction(escalate_after_complete)
 
     def _key(self) -> tuple[object, ...]:
         return (
@@ -230,6 +234,7 @@ class BOIN(EscalationDesign):
             self.n_earlystop,
             self.labels,
             self.suspend_pending,
+            self.escalate_after_complete,
         )
 
     def __repr__(self) -> str:
@@ -251,6 +256,8 @@ class BOIN(EscalationDesign):
             parts.append(f"n_earlystop={self.n_earlystop}")
         if self.window is not None:
             parts.append(f"window={self.window:g}, suspend_pending={self.suspend_pending:g}")
+        if self.escalate_after_complete is not None:
+            parts.append(f"escalate_after_complete={self.escalate_after_complete}")
         return f"{name}({', '.join(parts)})"
 
     def _tables(self, largest: int) -> tuple[np.ndarray, ...]:
@@ -283,41 +290,30 @@ class BOIN(EscalationDesign):
         max_n = _count("max_n", max_n)
         return boundary_frame(self._tables(max_n), max_n, self.extra_safe)
 
-    def decide(
-        self,
-        n: np.ndarray,
-        y: np.ndarray,
-        current: np.ndarray,
-        *,
-        pending: PendingBatch | None = None,
-    ) -> BatchDecision:
+    def _decide(self, state: EscalationState) -> BatchDecision:
         """Batch decision of the rules in the class docstring.
 
         Parameters
         ----------
-        n, y : ndarray of int, shape (trials, doses)
-            Patients with a known DLT outcome and their DLTs, per dose.
-        current : ndarray of int, shape (trials,)
-            0-based dose of the most recent cohort.
-        pending : PendingBatch, optional
-            TITE-BOIN only: patients inside the window without DLT, with their weights.
+        state : EscalationState
+            Known outcomes and DLTs per dose, the current dose and, for TITE-BOIN, the
+            pending patients with their weights.
 
         Returns
         -------
         BatchDecision
-            ``next_dose`` (NaN when stopping), ``stop``, ``mtd`` (declared at a stop that
-            selects one, else NaN), ``admissible`` (not eliminated) and ``rule``.
+            ``next_dose`` (NaN when stopping or waiting), ``stop``, ``mtd`` (declared at a
+            stop that selects one, else NaN), ``admissible`` (not eliminated), ``rule`` and
+            ``wait``.
         """
-        n, y, cur = self._check(n, y, current)
+        n, y, cur = state.n, state.y, state.current
         trials, doses = n.shape
         rows = np.arange(trials)
-        if pending is None:
+        if self.window is None:
             waiting = np.zeros_like(n)
             follow = np.zeros(n.shape)
-        elif self.window is None:
-            raise ValueError("BOIN uses complete follow-up only; set window for TITE-BOIN")
         else:
-            waiting, follow = pending.per_dose(doses)
+            waiting, follow = state.pending.per_dose(doses)
         total = n + waiting
         escalate_le, deescalate_ge, _, _ = self._tables(total.max(initial=0))
         first, unsafe = self._screen(total, y)
@@ -369,8 +365,6 @@ class BOIN(EscalationDesign):
         )
         if self.n_earlystop is not None:
             rule = np.where(_STAYS[rule] & (nc >= self.n_earlystop), STOP_EARLY, rule)
-        outstanding = waiting.sum(axis=1) > 0
-        rule = np.where(((rule == STOP_MAX) | (rule == STOP_EARLY)) & outstanding, AWAIT, rule)
         next_dose = cur + _OFFSET[rule]
         next_dose = np.where(rule == ELIMINATE, first - 1, next_dose)
         mtd = np.full(trials, np.nan)
@@ -379,12 +373,14 @@ class BOIN(EscalationDesign):
             mtd[selects] = _isotonic.select_batch(
                 n[selects], y[selects], admissible[selects], self.target
             )
+        wait = rule == SUSPEND
         return BatchDecision(
             next_dose=next_dose,
-            stop=np.isnan(next_dose),
+            stop=np.isnan(next_dose) & ~wait,
             mtd=mtd,
             admissible=admissible,
             rule=rule,
+            wait=wait,
         )
 
     def _screen(self, n: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -460,40 +456,50 @@ class BOIN(EscalationDesign):
         mtd = _isotonic.select_batch(n, y, admissible, self.target)
         return np.where((first == 0) | unsafe, np.nan, mtd)
 
-    def _estimates(self, n: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    def _estimates(self, state: EscalationState) -> pd.DataFrame:
+        """Observed rate, isotonic estimate and P(rate > target) from the known outcomes;
+        TITE-BOIN adds ``imputed_rate``, its estimate with pending outcomes imputed, and
+        counts pending patients as treated without DLT in ``prob_over_target``, as its
+        elimination rule does."""
+        n, y = state.n[0], state.y[0]
         tried = n > 0
         rate, weight = _isotonic.smoothed_rate(n, y)
         with np.errstate(invalid="ignore", divide="ignore"):
             observed = np.where(tried, y / n, np.nan)
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "observed_rate": observed,
                 "isotonic_estimate": _isotonic.isotonic_one(rate, weight, tried),
                 "prob_over_target": np.where(tried, beta.sf(self.target, y + 1, n - y + 1), np.nan),
             }
         )
+        if self.window is None:
+            return table
+        m, stft = (values[0] for values in state.pending.per_dose(self.n_doses))
+        total = n + m
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table["imputed_rate"] = np.where(
+                total > 0, imputed_rate(self.target, total, y, m, stft), np.nan
+            )
+        table["prob_over_target"] = np.where(
+            total > 0, beta.sf(self.target, y + 1, total - y + 1), np.nan
+        )
+        return table
 
     def _explain(
-        self, batch: BatchDecision, n: np.ndarray, y: np.ndarray, current: int
+        self, batch: BatchDecision, state: EscalationState, known: EscalationState | None = None
     ) -> list[tuple[str, str]]:
-        none = np.zeros_like(n)
-        return describe(self, batch, n, y, none, none.astype(float), current)
-
-    def recommend(
-        self,
-        level: Sequence[int] | np.ndarray,
-        dlt: Sequence[int] | np.ndarray,
-        followup: Sequence[float | None] | np.ndarray | None = None,
-    ) -> Decision:
-        """Next dose for one trial; see :meth:`EscalationDesign.recommend`.
-
-        TITE-BOIN passes pending patients with their weights to :meth:`decide`, and a
-        decision in :attr:`wait_rules` comes back as ``wait`` (no new patient for now).
-        The summary adds ``imputed_rate``, TITE-BOIN's estimate with pending outcomes.
-        """
+        n, y = state.n[0], state.y[0]
         if self.window is None:
-            return super().recommend(level, dlt, followup)
-        return recommend_tite(self, level, dlt, followup)
+            none = np.zeros_like(n)
+            reasons = describe(self, batch, n, y, none, none.astype(float), int(state.current[0]))
+        else:
+            m, stft = (values[0] for values in state.pending.per_dose(self.n_doses))
+            reasons = describe(self, batch, n, y, m, stft, int(state.current[0]))
+        if known is not None and reasons:
+            rule, message = reasons[-1]
+            reasons[-1] = (rule, message + _assumed(state, known))
+        return reasons
 
 
 def _probability(name: str, value: float) -> float:

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.special import logit
 from scipy.stats import norm
 
-from ._base import BatchDecision, EscalationDesign, PatientData, PendingBatch
+from ._base import BatchDecision, EscalationDesign
 from ._quadrature import (
     GridPosterior,
     ModelBatchDecision,
@@ -33,6 +33,7 @@ from ._quadrature import (
     read_batch,
     tail_weights,
 )
+from ._state import EscalationState, PendingBatch
 
 __all__ = ["CRM", "CRMBatchDecision", "CRMFit"]
 
@@ -207,16 +208,20 @@ class CRM(EscalationDesign):
        with no further restriction).
 
     The most recent cohort is the run of trailing patients (in enrolment order) at the
-    current dose, at most ``cohort_size`` of them. :meth:`decide` takes it as
-    ``last_cohort_dlt``; without it, a DLT anywhere at the current dose counts, which is
-    implied by a DLT in the most recent cohort and so never less safe. dfcrm's ``crmsim``
+    current dose, at most ``cohort_size`` of them; the state carries whether it had a DLT
+    (:attr:`EscalationState.last_cohort_dlt`). dfcrm's ``crmsim``
     forbids escalation when the last cohort's DLT proportion is at least the target: the
     same rule for cohorts of 3 and targets up to 1/3.
 
     TITE-CRM (Cheung and Chappell 2000): a patient without a DLT after u days of follow-up
     has weight w = min(1, u / window) and contributes log(1 - w p) to the log-likelihood;
     a DLT contributes log p (dfcrm's ``titecrm`` with its linear scheme). Without
-    ``window``, pending patients are resolved by :meth:`recommend` as for every design.
+    ``window``, pending patients are weighed as for every design
+    (:meth:`EscalationDesign.decide`). With ``escalate_after_complete = k`` (TITE only),
+    the next dose is not above the current dose until k patients there have complete
+    follow-up, a safeguard against escalating on partial follow-up alone (Cheung 2011,
+    ch. 12; Normolle and Lawrence 2006); the default None keeps dfcrm's ``titecrm``
+    semantics.
 
     Parameters
     ----------
@@ -243,6 +248,9 @@ class CRM(EscalationDesign):
         Patients per cohort, for the coherence rule.
     labels : sequence of str, optional
         Dose labels for tables.
+    escalate_after_complete : int, optional
+        TITE-CRM: patients at the current dose with complete follow-up needed before an
+        escalation.
 
     Examples
     --------
@@ -265,9 +273,13 @@ class CRM(EscalationDesign):
 
     Cheung YK (2011). Dose Finding by the Continual Reassessment Method. Boca Raton:
     Chapman & Hall/CRC.
+
+    Normolle D, Lawrence T (2006). Designing dose-escalation trials with late-onset
+    toxicities using the time-to-event continual reassessment method. Journal of Clinical
+    Oncology 24:4426-4433.
     """
 
-    rules = _RULES
+    design_rules = _RULES
 
     def __init__(
         self,
@@ -285,6 +297,7 @@ class CRM(EscalationDesign):
         max_n: int | None = None,
         cohort_size: int = 3,
         labels: Sequence[str] | None = None,
+        escalate_after_complete: int | None = None,
     ) -> None:
         s = np.asarray(skeleton, dtype=float)
         if s.ndim != 1 or s.size < 1:
@@ -312,8 +325,6 @@ class CRM(EscalationDesign):
             raise ValueError(f"prior_var {prior_var} must be a positive variance")
         if not isinstance(no_skip, bool) or not isinstance(coherent, bool):
             raise ValueError("no_skip and coherent must be True or False")
-        if int(cohort_size) != cohort_size or cohort_size < 1:
-            raise ValueError(f"cohort_size {cohort_size} must be a positive whole number")
         if not 0.0 < target < 1.0:
             raise ValueError(f"target {target} is not a probability strictly between 0 and 1")
         if stop_prob is not None and not 0.0 < stop_prob < 1.0:
@@ -322,15 +333,15 @@ class CRM(EscalationDesign):
         self.skeleton = tuple(float(v) for v in s)
         self.target = float(target)
         self.stop_prob = None if stop_prob is None else float(stop_prob)
-        self.window, self.start, self.max_n = check_options(
-            self.n_doses, window=window, start=start, max_n=max_n
+        self.window, self.start, self.max_n, self.cohort_size = check_options(
+            self.n_doses, window=window, start=start, max_n=max_n, cohort_size=cohort_size
         )
+        self._set_restriction(escalate_after_complete)
         self.model = model
         self.intercept = float(intercept)
         self.prior_var = float(prior_var)
         self.no_skip = no_skip
         self.coherent = coherent
-        self.cohort_size = int(cohort_size)
         self.labels = self._labels_or_default(labels)
         self._scaled = frozen_array(scaled)
         self._build_grid()
@@ -350,6 +361,7 @@ class CRM(EscalationDesign):
             self.max_n,
             self.cohort_size,
             self.labels,
+            self.escalate_after_complete,
         )
 
     def __repr__(self) -> str:
@@ -372,6 +384,8 @@ class CRM(EscalationDesign):
             f"max_n={self.max_n}",
             f"cohort_size={self.cohort_size}",
         ]
+        if self.escalate_after_complete is not None:
+            parts.append(f"escalate_after_complete={self.escalate_after_complete}")
         return f"{name}({', '.join(parts)})"
 
     def ptox(self, beta: float | np.ndarray) -> np.ndarray:
@@ -442,28 +456,14 @@ class CRM(EscalationDesign):
         below = 1.0 - upper / self._quad_weights
         return np.clip(posterior @ below.T, 0.0, 1.0)
 
-    def decide(
-        self,
-        n: np.ndarray,
-        y: np.ndarray,
-        current: np.ndarray,
-        *,
-        pending: PendingBatch | None = None,
-        last_cohort_dlt: np.ndarray | None = None,
-    ) -> CRMBatchDecision:
+    def _decide(self, state: EscalationState) -> CRMBatchDecision:
         """Batch decision of the rules in the class docstring.
 
         Parameters
         ----------
-        n, y : ndarray of int, shape (trials, doses)
-            Patients with known outcome (DLT, or complete follow-up without one) and DLTs.
-        current : ndarray of int, shape (trials,)
-            0-based dose of the most recent cohort.
-        pending : PendingBatch, optional
-            TITE-CRM only: patients inside the window without a DLT, with their weights.
-        last_cohort_dlt : ndarray of bool, shape (trials,), optional
-            Whether the most recent cohort had a DLT (coherence). If None, a DLT anywhere at
-            the current dose counts. :meth:`recommend` derives it from the patients.
+        state : EscalationState
+            Known outcomes and DLTs per dose, the current dose, the most recent cohort's
+            DLT (coherence) and, for TITE-CRM, the pending patients with their weights.
 
         Returns
         -------
@@ -471,17 +471,9 @@ class CRM(EscalationDesign):
             ``next_dose`` and ``mtd`` as floats with NaN for none; ``rule`` indexes
             :attr:`rules`; every dose is admissible unless the safety stop fired.
         """
-        batch = read_batch(
-            n, y, current, pending, n_doses=self.n_doses, window=self.window, design="the CRM"
-        )
+        batch = read_batch(state, tite=self.window is not None)
         trials = batch.n.shape[0]
-        rows = np.arange(trials)
-        if last_cohort_dlt is None:
-            flag = batch.y[rows, batch.current] > 0
-        else:
-            flag = np.asarray(last_cohort_dlt, dtype=bool).reshape(-1)
-            if flag.shape != (trials,):
-                raise ValueError("last_cohort_dlt must hold one True/False per trial")
+        flag = batch.last_cohort_dlt
         post = self._grid.expect(batch.n, batch.y, self._functionals, batch.pending)
         beta_mean, prob_low = post[:, 0], np.clip(post[:, 1], 0.0, 1.0)
         ptox = self.ptox(beta_mean)
@@ -515,6 +507,7 @@ class CRM(EscalationDesign):
             mtd=np.where(full, model_dose.astype(float), np.nan),
             admissible=np.repeat(~too_toxic[:, None], self.n_doses, axis=1),
             rule=rule,
+            wait=np.zeros(trials, dtype=bool),
             beta_mean=beta_mean,
             ptox_plugin=ptox,
             prob_lowest_over=prob_low,
@@ -537,12 +530,13 @@ class CRM(EscalationDesign):
         patients still inside the DLT window (None/NaN when complete). TITE-CRM weighs
         pending patients by min(1, follow-up / window); the CRM leaves them out.
         """
-        data = PatientData.coerce(level, dlt, followup, self.n_doses)
-        n, y, n_pending = data.counts(self.n_doses)
-        pending = data.pending_batch(self.window) if self.window is not None else None
-        if pending is None:
-            n_pending = np.zeros_like(n_pending)
-        return self._fit(n, y, pending, n_pending)
+        return self._fit_state(self._state_of(level, dlt, followup))
+
+    def _fit_state(self, state: EscalationState) -> CRMFit:
+        """The posterior of a state of one trial (pending patients weighed when TITE)."""
+        if self.window is None:
+            return self._fit(state.n[0], state.y[0], None, np.zeros(self.n_doses, np.int64))
+        return self._fit(state.n[0], state.y[0], state.pending, state.n_pending[0])
 
     def _fit(
         self, n: np.ndarray, y: np.ndarray, pending: PendingBatch | None, n_pending: np.ndarray
@@ -572,35 +566,15 @@ class CRM(EscalationDesign):
             _weights=frozen_array(weights),
         )
 
-    def _decide_options(self, data: PatientData, pending_as: int | None) -> dict[str, np.ndarray]:
-        if not self.coherent:
-            return {}
-        dlt = data.dlt.astype(bool)
-        if pending_as == 1:
-            dlt = dlt | data.pending
-        at_current = data.level[::-1] == data.level[-1]
-        run = int(np.argmin(at_current)) if not at_current.all() else at_current.size
-        cohort = min(run, self.cohort_size)
-        return {"last_cohort_dlt": np.array([bool(dlt[-cohort:].any())])}
-
-    def _estimates(self, n: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-        fit = self._fit(n, y, None, np.zeros_like(n))
-        return pd.DataFrame({"skeleton": fit.skeleton, **_estimate_columns(fit)})
-
-    def _summary_estimates(
-        self, batch: BatchDecision, n: np.ndarray, y: np.ndarray
-    ) -> pd.DataFrame:
-        pending = getattr(batch, "pending", None)
-        if pending is None:
-            return self._estimates(n, y)
-        n_pending, _ = pending.per_dose(self.n_doses)
-        fit = self._fit(n, y, pending, n_pending[0])
+    def _estimates(self, state: EscalationState) -> pd.DataFrame:
+        fit = self._fit_state(state)
         return pd.DataFrame({"skeleton": fit.skeleton, **_estimate_columns(fit)})
 
     def _explain(
-        self, batch: BatchDecision, n: np.ndarray, y: np.ndarray, current: int
+        self, batch: BatchDecision, state: EscalationState, known: EscalationState | None = None
     ) -> list[tuple[str, str]]:
         assert isinstance(batch, CRMBatchDecision)
+        current = int(state.current[0])
         labels = self.labels
         rule = int(batch.rule[0])
         dose = int(batch.model_dose[0])

@@ -15,12 +15,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._base import EscalationDesign, PatientData
+from ._base import EscalationDesign
+from ._state import EscalationState
 
 __all__ = ["Pathways", "decision_table", "dose_transition_pathways", "plot_decision_table"]
 
 
-def _action(current: int, next_dose: float, stop: bool, mtd: float, labels: Sequence[str]) -> str:
+def _action(
+    current: int,
+    next_dose: float,
+    stop: bool,
+    mtd: float,
+    labels: Sequence[str],
+    wait: bool = False,
+) -> str:
+    if wait:
+        return "wait for follow-up"
     if stop:
         return "stop, no MTD" if np.isnan(mtd) else f"stop, MTD {labels[int(mtd)]}"
     target = int(next_dose)
@@ -64,7 +74,7 @@ def decision_table(
     n[:, d] = ns
     y[:, d] = ys
     current = np.full(len(ns), d)
-    decision = design.decide(n, y, current)
+    decision = design.decide(EscalationState.of(n, y, current))
     labels = design.labels
     rows = []
     for i in range(len(ns)):
@@ -194,37 +204,66 @@ def dose_transition_pathways(
     design: EscalationDesign,
     level: Sequence[int] | np.ndarray = (),
     dlt: Sequence[int] | np.ndarray = (),
+    followup: Sequence[float | None] | np.ndarray | None = None,
     *,
     cohorts: int = 2,
     cohort_size: int = 3,
 ) -> Pathways:
     """Every outcome of the next ``cohorts`` cohorts and the design's decision after each.
 
-    Starts from one trial's completed data (``level``, ``dlt`` in enrolment order, 0-based
-    doses; empty for a trial not yet started, whose first cohort goes to the design's
-    start dose). Each cohort of ``cohort_size`` patients at the dose the design chose has
-    0..cohort_size DLTs; a branch ends where the design stops. A dose holding an
+    Starts from one trial's patients (``level``, ``dlt`` in enrolment order, 0-based
+    doses; ``followup`` the days of follow-up of patients still inside the DLT window, as
+    :meth:`~dartnk.adaptive.EscalationDesign.recommend` reads them; empty for a trial not
+    yet started, whose first cohort goes to the design's start dose). The root is the
+    decision :meth:`~dartnk.adaptive.EscalationDesign.recommend` gives on the same state.
+    When patients are pending, the first level of the tree resolves them: one node per
+    number of DLTs among the pending patients at each dose, with the design's decision on
+    complete data. Each later cohort of ``cohort_size`` patients at the dose the design
+    chose has 0..cohort_size DLTs; a branch ends where the design stops. A dose holding an
     incomplete cohort (say 4 patients with cohorts of 3) first receives the patients that
-    complete it. All nodes of one cohort are decided in one batch call.
+    complete it. All nodes of one level are decided in one batch call.
     """
     if cohorts < 1 or cohort_size < 1:
         raise ValueError("cohorts and cohort_size must be at least 1")
-    data = PatientData.coerce(level, dlt, None, design.n_doses)
-    n0, y0, _ = data.counts(design.n_doses)
     labels = design.labels
     start = getattr(design, "start", 0)
-    if data.level.size:
-        cur0 = int(data.level[-1])
-        root = design.decide(n0[None], y0[None], np.array([cur0]))
+    frontier: list[tuple[int, np.ndarray, np.ndarray, float, bool, str]] = []
+    if len(level):
+        state = design._state_of(level, dlt, followup)
+        root = design.decide(state)
+        cur0 = int(state.current[0])
         next0, stop0, mtd0 = root.next_dose[0], bool(root.stop[0]), root.mtd[0]
-        root_decision = _action(cur0, next0, stop0, mtd0, labels)
+        wait0 = bool(root.wait[0])
+        words = _action(cur0, next0, stop0, mtd0, labels, wait0)
+        rows = [_node_row(0, None, 0, None, None, "now", words, next0, stop0, mtd0, labels)]
+        node_id = 1
+        if state.any_pending[0]:
+            rows_, frontier, node_id = _resolve_pending(design, state, node_id)
+            rows += rows_
+        else:
+            frontier = [(0, state.n[0], state.y[0], next0, stop0 or wait0, "")]
     else:
-        cur0, next0, stop0, mtd0 = start, float(start), False, np.nan
-        root_decision = f"start at {labels[start]}"
-    rows = [_node_row(0, None, 0, None, None, "now", root_decision, next0, stop0, mtd0, labels)]
-    frontier = [(0, n0, y0, next0, stop0, "")]
-    node_id = 1
-    for cohort in range(1, cohorts + 1):
+        next0 = float(start)
+        rows = [
+            _node_row(
+                0,
+                None,
+                0,
+                None,
+                None,
+                "now",
+                f"start at {labels[start]}",
+                next0,
+                False,
+                np.nan,
+                labels,
+            )
+        ]
+        zeros = np.zeros(design.n_doses, dtype=np.int64)
+        frontier = [(0, zeros, zeros, next0, False, "")]
+        node_id = 1
+    first_cohort = 1 + int(any(row["cohort"] == 1 for row in rows))
+    for cohort in range(first_cohort, first_cohort + cohorts):
         children = []
         for parent, n, y, nxt, stop, path in frontier:
             if stop:
@@ -240,9 +279,12 @@ def dose_transition_pathways(
         if not children:
             break
         decision = design.decide(
-            np.array([c[1] for c in children]),
-            np.array([c[2] for c in children]),
-            np.array([c[3] for c in children]),
+            EscalationState.of(
+                np.array([c[1] for c in children]),
+                np.array([c[2] for c in children]),
+                np.array([c[3] for c in children]),
+                last_cohort_dlt=np.array([c[5] > 0 for c in children]),
+            )
         )
         frontier = []
         for i, (parent, cn, cy, d, path, k, size) in enumerate(children):
@@ -266,6 +308,50 @@ def dose_transition_pathways(
             frontier.append((node_id, cn, cy, decision.next_dose[i], stop, path))
             node_id += 1
     return Pathways(design=repr(design), cohort_size=cohort_size, nodes=pd.DataFrame(rows))
+
+
+def _resolve_pending(
+    design: EscalationDesign, state: EscalationState, node_id: int
+) -> tuple[list[dict[str, Any]], list[tuple[int, np.ndarray, np.ndarray, float, bool, str]], int]:
+    """The tree level that resolves a state's pending patients: one node per distinct
+    number of DLTs among them at each dose, decided on complete data."""
+    labels = design.labels
+    resolved, k = state.outcomes()
+    pending_level = state.pending.level[0][state.pending.mask[0]]
+    doses = sorted(set(pending_level.tolist()))
+    added = resolved.y - state.y
+    seen: dict[tuple[int, ...], int] = {}
+    for i in range(k):
+        key = (*added[i, doses], int(resolved.last_cohort_dlt[i]))
+        seen.setdefault(key, i)
+    chosen = np.array(sorted(seen.values(), key=lambda i: tuple(added[i, doses])))
+    picked = resolved.take(chosen)
+    decision = design.decide(picked)
+    cur = int(state.current[0])
+    rows, frontier = [], []
+    for j, i in enumerate(chosen):
+        parts = [f"{labels[d]} {int(added[i, d])}/{int((pending_level == d).sum())}" for d in doses]
+        step = "pending " + ", ".join(parts)
+        stop = bool(decision.stop[j])
+        words = _action(cur, decision.next_dose[j], stop, decision.mtd[j], labels)
+        rows.append(
+            _node_row(
+                node_id,
+                0,
+                1,
+                labels[cur],
+                ", ".join(parts),
+                step,
+                words,
+                decision.next_dose[j],
+                stop,
+                decision.mtd[j],
+                labels,
+            )
+        )
+        frontier.append((node_id, picked.n[j], picked.y[j], decision.next_dose[j], stop, step))
+        node_id += 1
+    return rows, frontier, node_id
 
 
 def _node_row(

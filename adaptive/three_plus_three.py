@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from ._base import BatchDecision, EscalationDesign, PendingBatch
+from ._base import BatchDecision, EscalationDesign
+from ._state import EscalationState
 
 __all__ = ["ExactOC", "ThreePlusThree"]
 
@@ -46,7 +47,7 @@ _RULES: tuple[tuple[str, str], ...] = (
         "too toxic at the lowest dose",
         "{y} of {n} with DLT at {cur}, the lowest dose; stop with no MTD",
     ),
-    ("complete the cohort", "{n} completed patient(s) at {cur} with {y} DLT; complete the cohort"),
+    ("complete the cohort", "{n} patient(s) at {cur}, {y} with DLT; complete the cohort"),
 )
 
 _NEXT_OFFSET = np.array([0, 1, 0, 0, 1, np.nan, -1, -1, np.nan, np.nan, 0])
@@ -138,7 +139,7 @@ class ThreePlusThree(EscalationDesign):
     Storer BE (1989). Design and analysis of phase I clinical trials. Biometrics 45:925-937.
     """
 
-    rules = _RULES
+    design_rules = _RULES
 
     def __init__(
         self, n_doses: int, *, start: int = 0, labels: Sequence[str] | None = None
@@ -148,7 +149,8 @@ class ThreePlusThree(EscalationDesign):
         if not 0 <= start < n_doses:
             raise ValueError(f"start dose {start} is outside 0..{n_doses - 1} (0-based)")
         self.n_doses = int(n_doses)
-        self.max_per_dose = 6
+        self.cohort_size = _COHORT
+        self.max_per_dose = _MAX_AT_DOSE
         self.start = int(start)
         self.labels = self._labels_or_default(labels)
 
@@ -158,24 +160,14 @@ class ThreePlusThree(EscalationDesign):
     def _key(self) -> tuple[object, ...]:
         return (self.n_doses, self.start, self.labels)
 
-    def decide(
-        self,
-        n: np.ndarray,
-        y: np.ndarray,
-        current: np.ndarray,
-        *,
-        pending: PendingBatch | None = None,
-    ) -> BatchDecision:
-        """Batch decision of the rules above.
+    def _decide(self, state: EscalationState) -> BatchDecision:
+        """Batch decision of the rules above on complete data.
 
         Parameters
         ----------
-        n, y : ndarray of int, shape (trials, doses)
-            Completed patients and DLTs per dose (at most 6 a dose).
-        current : ndarray of int, shape (trials,)
-            0-based dose of the most recent cohort.
-        pending : None
-            The 3+3 waits for complete follow-up; partial follow-up is not used.
+        state : EscalationState
+            Patients with known outcomes and DLTs per dose (at most 6 a dose) and the
+            current dose; :meth:`decide` resolves pending patients before this rule.
 
         Returns
         -------
@@ -183,13 +175,7 @@ class ThreePlusThree(EscalationDesign):
             ``next_dose`` and ``mtd`` as floats with NaN for none; ``rule`` indexes
             :attr:`rules`.
         """
-        if pending is not None:
-            raise ValueError("the 3+3 uses complete follow-up only; pending must be None")
-        n = np.asarray(n, dtype=np.int64)
-        y = np.asarray(y, dtype=np.int64)
-        cur = np.asarray(current, dtype=np.int64)
-        if n.ndim != 2 or n.shape != y.shape or n.shape[1] != self.n_doses:
-            raise ValueError(f"n and y must have shape (trials, {self.n_doses})")
+        n, y, cur = state.n, state.y, state.current
         if n.max(initial=0) > _MAX_AT_DOSE:
             raise ValueError("the 3+3 treats at most 6 patients at a dose")
         rows = np.arange(n.shape[0])
@@ -225,6 +211,7 @@ class ThreePlusThree(EscalationDesign):
             mtd=cur + _MTD_OFFSET[rule],
             admissible=~too_toxic,
             rule=rule,
+            wait=np.zeros(rule.shape, dtype=bool),
         )
 
     def exact_oc(self, true_tox: Sequence[float] | np.ndarray) -> ExactOC:
@@ -253,7 +240,7 @@ class ThreePlusThree(EscalationDesign):
         expected_y = np.zeros(doses)
         outcome_prob = binom.pmf(np.arange(_COHORT + 1)[None, :], _COHORT, p[:, None])
         while prob.size:
-            decision = self.decide(n, y, cur)
+            decision = self.decide(EscalationState.of(n, y, cur))
             done = decision.stop
             expected_n += prob[done] @ n[done]
             expected_y += prob[done] @ y[done]

@@ -278,6 +278,7 @@ def pathways_command(
     chosen = build_design(p, design)
     level: list[int] = []
     dlt: list[int] = []
+    followup: list[float] | None = None
     origin = "an arm with no patients"
     if directory is not None:
         from .trial import load_trial
@@ -287,12 +288,15 @@ def pathways_command(
         if arm_id not in p.construct_ids:
             raise InputError(f"arm {arm_id!r} is not a construct of the protocol")
         data = trial.escalation_data(arm_id)
-        complete = ~(data.dlt == 0) | ~np.isfinite(data.followup)
-        level = data.level[complete].tolist()
-        dlt = data.dlt[complete].tolist()
-        origin = f"arm {arm_id} at cut-off study day {trial.cutoff} (completed patients)"
+        level = data.level.tolist()
+        dlt = data.dlt.tolist()
+        followup = data.followup.tolist()
+        pending = int(np.isfinite(data.followup).sum())
+        origin = f"arm {arm_id} at cut-off study day {trial.cutoff}"
+        if pending:
+            origin += f" ({pending} patient(s) inside the DLT window, resolved first)"
     pathways = dose_transition_pathways(
-        chosen, level, dlt, cohorts=cohorts, cohort_size=p.phase1.cohort_size
+        chosen, level, dlt, followup, cohorts=cohorts, cohort_size=p.phase1.cohort_size
     )
     print_frame(
         pathways.summary()[["cohort", "path", "decision"]],

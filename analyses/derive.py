@@ -11,8 +11,11 @@ Decisions where the contract leaves room
   enrolment, first infusion, lot release, and every given infusion, adverse event onset,
   PK sample, assessment, off-study day and survival time (converted to study days through
   the patient's first infusion).
-- A patient not infused by the cut-off (never infused, or awaiting infusion) has DLT status
-  ``"not evaluable"`` and no TITE weight (NaN).
+- A patient enrolled at a dose and awaiting the first infusion (not infused by the cut-off
+  and not off study for a manufacturing failure) is DLT-pending with
+  follow-up 0 and TITE weight 0: the dose is taken, and the escalation waits for the
+  patient's outcome. A patient never infused because manufacturing failed has DLT status
+  ``"not evaluable"`` and no TITE weight (NaN), and is replaced.
 - A patient counts as response-evaluable when infused and a confirmed responder, or with a
   decided best response (SD or PD, not awaiting confirmation), or off study; a patient
   still on study with no decisive assessment yet is left out of the ORR denominator.
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from dartnk.models.tite import tite_weight
 
 from .protocol import PK, Assessments, Protocol
 
@@ -304,14 +309,17 @@ def _dlt_columns(patients: pd.DataFrame, events: pd.DataFrame, protocol: Protoco
     followup = patients["followup_days"].to_numpy()
     infused = patients["infused"].to_numpy()
     off = patients["off_study"].to_numpy()
+    awaiting = patients["awaiting_infusion"].to_numpy()
     status = np.select(
-        [~infused, np.isfinite(dlt_day), followup >= window, off],
-        ["not evaluable", "DLT", "no DLT", "not evaluable"],
+        [awaiting, ~infused, np.isfinite(dlt_day), followup >= window, off],
+        ["pending", "not evaluable", "DLT", "no DLT", "not evaluable"],
         default="pending",
     )
+    with np.errstate(invalid="ignore"):
+        pending_weight = tite_weight(np.where(status == "pending", followup, 0.0), window)
     weight = np.select(
         [status == "pending", np.isin(status, ("DLT", "no DLT"))],
-        [np.minimum(1.0, followup / window), 1.0],
+        [pending_weight, 1.0],
         default=np.nan,
     )
     return pd.DataFrame(
@@ -410,6 +418,12 @@ def _manufacturing_columns(patients: pd.DataFrame, lots: pd.DataFrame, cutoff: i
     )
 
 
+def _failure_known(source: pd.DataFrame) -> np.ndarray:
+    """Per patient: off study for a manufacturing failure (recorded once every lot of the
+    patient has failed release)."""
+    return (source["off_study_reason"].astype(object) == "manufacturing failure").to_numpy()
+
+
 def derive_patients(
     tables: dict[str, pd.DataFrame], protocol: Protocol, cutoff: int
 ) -> pd.DataFrame:
@@ -429,10 +443,12 @@ def derive_patients(
         In the order of the patients table: ``patient_id``, ``construct``,
         ``dose_level`` (label), ``dose_index`` (0-based), ``phase``, ``enrolled_day``,
         ``first_infusion_day``, ``infused``, ``off_study`` (off study by the cut-off),
-        ``followup_days`` (u = min(C - first_infusion_day, off_study_day); NaN if not
-        infused), ``dlt_status`` (one of :data:`DLT_STATUSES`), ``dlt_onset_day``,
-        ``tite_weight`` (1 for DLT and no DLT, min(1, u / window) while pending, NaN when
-        not evaluable), ``best_response``, ``responder`` (confirmed CR or PR),
+        ``awaiting_infusion`` (enrolled, not infused, no manufacturing failure known),
+        ``followup_days`` (u = min(C - first_infusion_day, off_study_day); 0 while
+        awaiting the first infusion; NaN after a manufacturing failure), ``dlt_status``
+        (one of :data:`DLT_STATUSES`), ``dlt_onset_day``, ``tite_weight`` (1 for DLT and
+        no DLT, min(1, u / window) while pending, NaN when not evaluable),
+        ``best_response``, ``responder`` (confirmed CR or PR),
         ``awaiting_confirmation``, ``response_evaluable``, ``cmax``, ``tmax``, ``auc``,
         ``n_blq_used``, ``last_detectable_day``, ``auc_copies_low``,
         ``auc_copies_high``, ``window_cmax``, ``lots``, ``released_lots``, ``released``.
@@ -441,9 +457,10 @@ def derive_patients(
     -----
     DLT status: "DLT" when a known event with ``is_dlt`` lies in the window; "no DLT" when
     the follow-up reaches the window without one; "pending" while still on study inside
-    the window, weighted by the time-to-event weight of Cheung and Chappell (2000);
-    "not evaluable" when off study before the end of the window without a DLT, or not
-    infused.
+    the window, or awaiting the first infusion, weighted by the time-to-event weight of
+    Cheung and Chappell (2000) (0 before the infusion); "not evaluable" when off study
+    before the end of the window without a DLT, or never infused after a manufacturing
+    failure.
 
     References
     ----------
@@ -460,6 +477,7 @@ def derive_patients(
     horizon = np.where(infused, cutoff - first, np.nan)
     off_day = _float(source["off_study_day"])
     off = infused & (off_day <= horizon)
+    awaiting = ~infused & ~_failure_known(source)
     base = pd.DataFrame(
         {
             "patient_id": source["patient_id"].to_numpy(dtype=object),
@@ -471,7 +489,10 @@ def derive_patients(
             "first_infusion_day": source["first_infusion_day"].to_numpy(),
             "infused": infused,
             "off_study": off,
-            "followup_days": np.where(off, np.fmin(horizon, off_day), horizon),
+            "awaiting_infusion": awaiting,
+            "followup_days": np.where(
+                awaiting, 0.0, np.where(off, np.fmin(horizon, off_day), horizon)
+            ),
             "horizon": horizon,
         }
     )

@@ -21,7 +21,9 @@ def build_design(protocol: Protocol, name: str) -> EscalationDesign:
     The 3+3 starts at the protocol's start dose with DL-1 for de-escalation only; the
     model-based designs start there too, cap an arm at ``phase1.max_per_arm_model_based``
     patients, and take the target, intervals, EWOC, skeleton, priors and boundaries
-    from the protocol. TITE variants use the DLT window.
+    from the protocol. TITE variants use the DLT window and escalate only once
+    ``phase1.tite_escalate_after_complete`` patients at the current dose have complete
+    follow-up.
     """
     labels = protocol.dose_labels
     start = protocol.start_index
@@ -30,6 +32,11 @@ def build_design(protocol: Protocol, name: str) -> EscalationDesign:
     target = protocol.toxicity.target
     window = protocol.dlt_window
     key = name.upper()
+    tite = key.startswith("TITE-")
+    restriction = {
+        "window": window if tite else None,
+        "escalate_after_complete": phase1.tite_escalate_after_complete if tite else None,
+    }
     if key == "3+3":
         return ThreePlusThree(len(labels), start=start, labels=labels)
     if key in ("CRM", "TITE-CRM"):
@@ -40,12 +47,12 @@ def build_design(protocol: Protocol, name: str) -> EscalationDesign:
             model=crm.model,
             intercept=crm.intercept,
             prior_var=crm.prior_var,
-            window=window if key == "TITE-CRM" else None,
             start=start,
             stop_prob=crm.stop_prob,
             max_n=cap,
             cohort_size=phase1.cohort_size,
             labels=labels,
+            **restriction,
         )
     if key in ("BOIN", "TITE-BOIN"):
         boin = phase1.boin
@@ -56,10 +63,10 @@ def build_design(protocol: Protocol, name: str) -> EscalationDesign:
             p_saf=boin.p_saf,
             p_tox=boin.p_tox,
             cutoff_eliminate=boin.cutoff_eliminate,
-            window=window if key == "TITE-BOIN" else None,
             start=start,
             max_n=cap,
             labels=labels,
+            **restriction,
         )
     if key in ("BLRM", "TITE-BLRM"):
         priors = protocol.priors
@@ -73,10 +80,11 @@ def build_design(protocol: Protocol, name: str) -> EscalationDesign:
             intervals=(tox.underdose_below, tox.overdose_from),
             ewoc=tox.ewoc,
             max_step=phase1.blrm.max_step,
-            window=window if key == "TITE-BLRM" else None,
             start=start,
             max_n=cap,
             labels=labels,
+            cohort_size=phase1.cohort_size,
+            **restriction,
         )
     raise InputError(f"design {name!r} is not one of {', '.join(DESIGN_NAMES)} (or TITE-BLRM)")
 

@@ -10,11 +10,13 @@ eligible only for full arms waits up to ``accrual.max_wait_days`` and then scree
 among open eligible arms the one with the fewest patients takes the patient (ties in
 protocol order).
 
-The design decides on each arm's cumulative DLT data as soon as the decision no longer
-depends on the patients still in follow-up: every outcome of the pending patients is put
-to the design in one batch, and it decides when all agree (two DLTs settle "too toxic"
-before the cohort is complete). Until then the arm only completes its current cohort.
-Phase 2, when asked for, expands the selected construct at its MTD.
+The design decides on each arm's escalation state (:class:`dartnk.adaptive.EscalationState`)
+with the same batch method a live recommendation uses: it decides as soon as no outcome of
+the patients still in follow-up could change the decision (two DLTs settle "too toxic"
+before the cohort is complete), completes an unfinished cohort while waiting, and never
+stops or declares an MTD while a patient is pending; a patient who leaves the DLT window
+early without a DLT is not evaluable and is replaced. Phase 2, when asked for, expands the
+selected construct at its MTD.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from dartnk.adaptive import ThreePlusThree
+from dartnk.adaptive import EscalationState, PendingBatch, ThreePlusThree
 
 from ._course import Course, Screening, Streams, Truth, draw_course, screen
 from ._export import tables_at_cutoff
@@ -182,7 +184,7 @@ class _Run:
 
     def _action(self, arm: _Arm, day: int) -> int | None:
         """The dose the arm's next patient gets on ``day``, or None (wait or stopped);
-        stops the arm when the design stops whatever the pending outcomes."""
+        stops the arm when the design stops (which it does only on complete follow-up)."""
         if arm.stopped:
             return None
         doses = len(self.protocol.dose_levels)
@@ -195,37 +197,29 @@ class _Run:
             elif course.dlt_evaluable:
                 n[course.dose] += 1
                 y[course.dose] += course.dlt
-        cohort = self.protocol.phase1.cohort_size
         k = len(pending)
-        outcomes = (np.arange(2**k)[:, None] >> np.arange(k)) & 1
-        onehot = np.zeros((k, doses), dtype=np.int64)
-        onehot[np.arange(k), pending] = 1
-        n_all = np.tile(n + onehot.sum(axis=0), (2**k, 1))
-        y_all = y + outcomes @ onehot
-        decision = self.design.decide(n_all, y_all, np.full(2**k, arm.current))
-        agree = (
-            np.all(decision.stop == decision.stop[0])
-            and np.array_equal(decision.next_dose, decision.next_dose[[0] * 2**k], equal_nan=True)
-            and np.array_equal(decision.mtd, decision.mtd[[0] * 2**k], equal_nan=True)
+        level = np.array([pending], dtype=np.int64).reshape(1, k)
+        state = EscalationState.of(
+            n[None, :],
+            y[None, :],
+            np.array([arm.current]),
+            pending=PendingBatch(level=level, weight=np.zeros((1, k)), mask=np.ones((1, k), bool)),
         )
-        if agree and decision.stop[0]:
+        decision = self.design.decide(state)
+        if decision.stop[0]:
             arm.stopped = True
             arm.mtd = None if np.isnan(decision.mtd[0]) else int(decision.mtd[0])
             self.stop_day = day
             return None
-        if k >= cohort:
+        if decision.wait[0] or k >= self.protocol.phase1.cohort_size:
             return None
-        if agree:
-            dose = int(decision.next_dose[0])
-        elif n_all[0, arm.current] % cohort and decision.next_dose[0] == arm.current:
-            dose = arm.current
-        else:
-            return None
-        if n_all[0, dose] >= self.protocol.phase1.max_per_dose:
+        dose = int(decision.next_dose[0])
+        treated = state.treated[0, dose]
+        if treated >= self.protocol.phase1.max_per_dose:
             raise RuntimeError(
                 f"the design asks for a patient at {self.protocol.dose_labels[dose]} of arm "
                 f"{self.protocol.construct_ids[arm.index]}, which already has "
-                f"{n_all[0, dose]} (protocol maximum {self.protocol.phase1.max_per_dose})"
+                f"{treated} (protocol maximum {self.protocol.phase1.max_per_dose})"
             )
         return dose
 

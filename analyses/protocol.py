@@ -159,11 +159,15 @@ class BLRMSettings(_Section):
 
 
 class Phase1(_Section):
-    """Phase 1 escalation: cohort size, caps, the protocol design and the alternatives."""
+    """Phase 1 escalation: cohort size, caps, the protocol design and the alternatives.
+
+    ``tite_escalate_after_complete``: a TITE design escalates above the current dose only
+    once this many patients there have complete DLT follow-up (None: no restriction)."""
 
     cohort_size: PositiveInt = 3
     max_per_dose: PositiveInt = 6
     max_per_arm_model_based: PositiveInt = 18
+    tite_escalate_after_complete: PositiveInt | None = 3
     design: Literal["three_plus_three"] = "three_plus_three"
     crm: CRMSettings
     boin: BOINSettings = BOINSettings()
@@ -312,12 +316,16 @@ class Eligibility(_Section):
 
 
 class Assessments(_Section):
-    """RECIST 1.1 tumour assessments: schedule, confirmation interval for CR/PR and the
-    minimum time from first infusion for a best response of SD."""
+    """RECIST 1.1 tumour assessments: schedule, confirmation interval for CR/PR, the
+    minimum time from first infusion for a best response of SD, and the response window:
+    a patient on study without a confirmed response or progression counts as a
+    non-responder only once followed this long (three assessments by default); before,
+    the response is pending."""
 
     interval_days: PositiveInt = 42
     confirmation_days: PositiveInt = 28
     sd_min_days: PositiveInt = 35
+    response_window_days: PositiveInt = 126
 
 
 class PK(_Section):

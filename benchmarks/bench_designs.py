@@ -37,7 +37,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from dartnk.adaptive import CRM, EscalationDesign, PendingBatch  # noqa: E402
+from dartnk.adaptive import CRM, EscalationDesign, EscalationState, PendingBatch  # noqa: E402
 from dartnk.analyses import default_protocol  # noqa: E402
 from dartnk.analyses.designs import build_design  # noqa: E402
 
@@ -106,7 +106,9 @@ def walked_states(design: EscalationDesign, trials: int, rng: np.random.Generato
     adding = np.ones(trials, dtype=bool)
     for k in range(MAX_COHORTS):
         if k:
-            decision = design.decide(n, y, current, **_coherence(design, last_dlt > 0))
+            decision = design.decide(
+                EscalationState.of(n, y, current, **_coherence(design, last_dlt > 0))
+            )
             adding &= ~decision.stop & (cohorts > k)
             current = np.where(adding, decision.next_dose, current).astype(np.int64)
         dlt = rng.binomial(COHORT, p_true[rows, current])
@@ -131,11 +133,11 @@ def walked_states(design: EscalationDesign, trials: int, rng: np.random.Generato
 def per_second(design: EscalationDesign, states: States, repeats: int) -> float:
     """Decisions per second: best of ``repeats`` timed calls after one warm-up call."""
     args = (states.n, states.y, states.current)
-    design.decide(*args, pending=states.pending, **states.options)
+    design.decide(EscalationState.of(*args, pending=states.pending, **states.options))
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        design.decide(*args, pending=states.pending, **states.options)
+        design.decide(EscalationState.of(*args, pending=states.pending, **states.options))
         best = min(best, time.perf_counter() - start)
     return states.n.shape[0] / best
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, special
 
-from dartnk.adaptive import BLRM, BLRMFit, PendingBatch
+from dartnk.adaptive import BLRM, BLRMFit, EscalationState, PendingBatch
 
 DOSES = (5e7, 1e8, 3e8, 1e9, 2e9)
 LABELS = ("DL-1", "DL1", "DL2", "DL3", "DL4")
@@ -117,7 +117,9 @@ def test_grid_agrees_with_adaptive_integration_to_1e3(which, n, y, pending_level
     np.testing.assert_allclose(fit.prob_target, above_low - above_high, atol=1e-3)
     np.testing.assert_allclose(fit.prob_over, above_high, atol=1e-3)
     np.testing.assert_allclose(above_median, 0.5, atol=1e-3)
-    batch = design.decide(np.array([n]), np.array([y]), np.array([0]), pending=pending)
+    batch = design.decide(
+        EscalationState.of(np.array([n]), np.array([y]), np.array([0]), pending=pending)
+    )
     np.testing.assert_allclose(batch.prob_over[0], above_high, atol=1e-3)
 
 
@@ -131,8 +133,10 @@ def test_more_dlts_can_move_the_two_parameter_model_up():
     _, _, with_dlt, _ = _reference(options, n, [1, 0, 0, 0, 0], [], [], np.zeros(5))
     assert without[3] > 0.25 > with_dlt[3]
     blrm = _trial_blrm(max_n=None)
-    before = blrm.decide(np.array([n]), np.zeros((1, 5), int), np.array([0]))
-    after = blrm.decide(np.array([n]), np.array([[1, 0, 0, 0, 0]]), np.array([0]))
+    before = blrm.decide(EscalationState.of(np.array([n]), np.zeros((1, 5), int), np.array([0])))
+    after = blrm.decide(
+        EscalationState.of(np.array([n]), np.array([[1, 0, 0, 0, 0]]), np.array([0]))
+    )
     assert not before.admissible[0, 3] and after.admissible[0, 3]
     assert after.next_dose[0] > before.next_dose[0]
 
@@ -141,7 +145,7 @@ def test_more_dlts_can_move_the_two_parameter_model_up():
 
 
 def _one(design, n, y, current=1):
-    d = design.decide(np.array([n]), np.array([y]), np.array([current]))
+    d = design.decide(EscalationState.of(np.array([n]), np.array([y]), np.array([current])))
     return d, design.rules[int(d.rule[0])][0]
 
 
@@ -273,7 +277,9 @@ def test_batch_decide_equals_one_trial_recommend(window):
     batch_pending = None
     if window is not None:
         batch_pending = PendingBatch(np.array(level), np.array(weight), np.array(mask))
-    batch = blrm.decide(np.array(n), np.array(y), np.array(current), pending=batch_pending)
+    batch = blrm.decide(
+        EscalationState.of(np.array(n), np.array(y), np.array(current), pending=batch_pending)
+    )
     for t, (lv, dl, fu) in enumerate(trials):
         one = blrm.recommend(lv, dl, fu if window is not None else None)
         expected_next = None if np.isnan(batch.next_dose[t]) else int(batch.next_dose[t])
@@ -371,9 +377,3 @@ def test_design_is_immutable_comparable_and_readable():
     assert repr(blrm).startswith("BLRM(doses=(50000000.0, 100000000.0, 300000000.0")
     assert "ewoc=0.25" in repr(blrm) and "start=DL1" in repr(blrm)
     assert repr(_trial_blrm(window=28.0)).startswith("TITE-BLRM(")
-
-
-def test_pending_patients_need_a_window():
-    pending = PendingBatch(np.array([[0]]), np.array([[0.5]]), np.array([[True]]))
-    with pytest.raises(ValueError, match="window"):
-        _trial_blrm().decide(np.zeros((1, 5)), np.zeros((1, 5)), np.array([0]), pending=pending)

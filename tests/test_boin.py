@@ -8,14 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dartnk.adaptive import BOIN, PendingBatch
+from dartnk.adaptive import BOIN, EscalationState, PendingBatch
 
 LABELS = ["DL-1", "DL1", "DL2", "DL3", "DL4"]
 NAN = float("nan")
 
 
 def _decide(design, n, y, current, pending=None):
-    d = design.decide(np.array([n]), np.array([y]), np.array([current]), pending=pending)
+    d = design.decide(
+        EscalationState.of(np.array([n]), np.array([y]), np.array([current]), pending=pending)
+    )
     return d.next_dose[0], bool(d.stop[0]), d.mtd[0], design.rules[int(d.rule[0])][0]
 
 
@@ -183,29 +185,23 @@ def test_rules(design, n, y, current, expected):
 
 
 def test_eliminated_doses_are_not_admissible():
-    decision = PLAIN.decide(np.array([[3, 3, 3, 0, 0]]), np.array([[0, 0, 3, 0, 0]]), np.array([2]))
+    decision = PLAIN.decide(
+        EscalationState.of(np.array([[3, 3, 3, 0, 0]]), np.array([[0, 0, 3, 0, 0]]), np.array([2]))
+    )
     assert decision.admissible.tolist() == [[True, True, False, False, False]]
-
-
-def test_pending_patients_need_a_window():
-    pending = PendingBatch(np.array([[0]]), np.array([[0.5]]), np.array([[True]]))
-    with pytest.raises(ValueError, match="window"):
-        PLAIN.decide(
-            np.array([[3, 0, 0, 0, 0]]), np.zeros((1, 5), int), np.array([0]), pending=pending
-        )
 
 
 @pytest.mark.parametrize(
     ("n", "y", "current", "message"),
     [
-        ([[3, 0]], [[0, 0]], [0], "shape"),
-        ([[3, 0, 0, 0, 0]], [[4, 0, 0, 0, 0]], [0], "between 0 and the number"),
+        ([[3, 0]], [[0, 0]], [0], "2 doses, the design 5"),
+        ([[3, 0, 0, 0, 0]], [[4, 0, 0, 0, 0]], [0], "DLTs <= patients"),
         ([[3, 0, 0, 0, 0]], [[0, 0, 0, 0, 0]], [5], "current"),
     ],
 )
 def test_bad_batches_are_rejected(n, y, current, message):
     with pytest.raises(ValueError, match=message):
-        PLAIN.decide(np.array(n), np.array(y), np.array(current))
+        PLAIN.decide(EscalationState.of(np.array(n), np.array(y), np.array(current)))
 
 
 # ---------------------------------------------------------------- select_mtd by hand
@@ -269,7 +265,7 @@ def _simulate(design, p, trials, seed):
     mtd = np.full(trials, np.nan)
     active = np.arange(trials)
     while active.size:
-        decision = design.decide(n[active], y[active], cur[active])
+        decision = design.decide(EscalationState.of(n[active], y[active], cur[active]))
         mtd[active[decision.stop]] = decision.mtd[decision.stop]
         active = active[~decision.stop]
         dose = decision.next_dose[~decision.stop].astype(np.int64)
@@ -448,7 +444,7 @@ def test_published_tite_rows_cover_every_state_once(target):
     assert sorted(covered) == sorted(expected)
 
 
-_EXPECTED_NEXT = {"E": 3, "S": 2, "D": 1, "DE": 1, "SUS": 2}
+_EXPECTED_NEXT = {"E": 3, "S": 2, "D": 1, "DE": 1, "SUS": np.nan}
 
 
 @pytest.mark.parametrize(("target", "row"), list(_published_rows()))
@@ -476,12 +472,13 @@ def test_tite_boin_reproduces_yuan_2018_tables(target, row):
         mask[t, :m] = True
         weight[t, :m] = stft / m if m else 0.0
     pending = PendingBatch(np.full((trials, slots), 2), weight, mask)
-    batch = design.decide(counts, dlts, np.full(trials, 2), pending=pending)
+    batch = design.decide(EscalationState.of(counts, dlts, np.full(trials, 2), pending=pending))
     expected = [c[3] for c in cases]
     np.testing.assert_array_equal(batch.next_dose, [_EXPECTED_NEXT[e] for e in expected])
     assert not batch.stop.any()
     suspended = np.array([design.rules[r][0] == "suspend accrual" for r in batch.rule])
     np.testing.assert_array_equal(suspended, [e == "SUS" for e in expected])
+    np.testing.assert_array_equal(batch.wait, suspended)
     np.testing.assert_array_equal(batch.admissible[:, 2], [e != "DE" for e in expected])
 
 
@@ -528,7 +525,8 @@ def test_tite_boin_waits_for_follow_up_before_selecting_the_mtd():
     design = BOIN(0.3, n_doses=5, window=28, max_n=12)
     level, dlt, follow = _tite_patients([0, 0, 0, 0], [20, 25])
     waiting = design.recommend(level, dlt, follow)
-    assert waiting.wait and not waiting.stop and waiting.reasons[-1][0] == "await follow-up"
+    assert waiting.wait and not waiting.stop and waiting.reasons[0][0] == "await follow-up"
+    assert waiting.reasons[1][0] == "stop: sample size reached"
     assert waiting.next_dose is None and waiting.mtd is None
     complete = design.recommend(level, dlt)
     assert complete.stop and complete.mtd == 2
@@ -583,7 +581,8 @@ def _design(doses, options):
 
 
 def _rank(batch):
-    """Decisions from low to high: a stop (for toxicity here), then the next dose."""
+    """Decisions from low to high: a stop (for toxicity here), then the next dose; NaN for
+    a wait (no dose: accrual suspended or a stop awaiting follow-up)."""
     return np.where(batch.stop, -1.0, batch.next_dose)
 
 
@@ -597,9 +596,9 @@ def test_more_dlts_never_move_the_decision_up(state):
     more = y.copy()
     room = more[rows, cur] < n[rows, cur]
     more[rows[room], cur[room]] += 1
-    before = _rank(design.decide(n, y, cur, pending=pending))
-    after = _rank(design.decide(n, more, cur, pending=pending))
-    assert np.all(after <= before)
+    before = _rank(design.decide(EscalationState.of(n, y, cur, pending=pending)))
+    after = _rank(design.decide(EscalationState.of(n, more, cur, pending=pending)))
+    assert np.all((after <= before) | np.isnan(before) | np.isnan(after))
 
 
 @settings(max_examples=150, deadline=None)
@@ -611,12 +610,12 @@ def test_interval_rule_holds_at_the_current_dose(state):
     waiting = np.zeros_like(n) if pending is None else pending.per_dose(n.shape[1])[0]
     total = (n + waiting)[rows, cur]
     rate = np.divide(y[rows, cur], total, out=np.zeros(len(cur)), where=total > 0)
-    batch = design.decide(n, y, cur, pending=pending)
-    moving = ~batch.stop
+    batch = design.decide(EscalationState.of(n, y, cur, pending=pending))
+    moving = ~batch.stop & ~batch.wait
     above_e = (total > 0) & (rate > design.lambda_e)
     assert np.all(batch.next_dose[moving & above_e] <= cur[moving & above_e])
     at_d = (total > 0) & (rate >= design.lambda_d)
-    down = batch.stop | (batch.next_dose < cur) | ((cur == 0) & (batch.next_dose == 0))
+    down = batch.stop | batch.wait | (batch.next_dose < cur) | ((cur == 0) & (batch.next_dose == 0))
     assert np.all(down[at_d])
 
 
@@ -625,9 +624,9 @@ def test_interval_rule_holds_at_the_current_dose(state):
 def test_never_recommends_an_eliminated_dose(state):
     n, y, cur, options, pending = state
     design = _design(n.shape[1], options)
-    batch = design.decide(n, y, cur, pending=pending)
+    batch = design.decide(EscalationState.of(n, y, cur, pending=pending))
     rows = np.arange(len(cur))
-    go = ~batch.stop
+    go = ~batch.stop & ~batch.wait
     assert np.all(batch.admissible[rows[go], batch.next_dose[go].astype(int)])
     has = ~np.isnan(batch.mtd)
     assert np.all(batch.admissible[rows[has], batch.mtd[has].astype(int)])
@@ -639,19 +638,23 @@ def test_never_recommends_an_eliminated_dose(state):
 def test_batch_equals_one_trial_at_a_time(state):
     n, y, cur, options, pending = state
     design = _design(n.shape[1], options)
-    batch = design.decide(n, y, cur, pending=pending)
-    for field in ("next_dose", "stop", "mtd", "admissible", "rule"):
+    batch = design.decide(EscalationState.of(n, y, cur, pending=pending))
+    for field in ("next_dose", "stop", "mtd", "admissible", "rule", "wait"):
         singles = [
             getattr(
                 design.decide(
-                    n[t : t + 1],
-                    y[t : t + 1],
-                    cur[t : t + 1],
-                    pending=None
-                    if pending is None
-                    else PendingBatch(
-                        pending.level[t : t + 1], pending.weight[t : t + 1], pending.mask[t : t + 1]
-                    ),
+                    EscalationState.of(
+                        n[t : t + 1],
+                        y[t : t + 1],
+                        cur[t : t + 1],
+                        pending=None
+                        if pending is None
+                        else PendingBatch(
+                            pending.level[t : t + 1],
+                            pending.weight[t : t + 1],
+                            pending.mask[t : t + 1],
+                        ),
+                    )
                 ),
                 field,
             )[0]
@@ -675,7 +678,7 @@ def test_batch_mtd_equals_select_mtd(state):
 def test_recommend_equals_the_batch_row(state):
     n, y, cur, options, _ = state
     design = _design(n.shape[1], options)
-    batch = design.decide(n, y, cur)
+    batch = design.decide(EscalationState.of(n, y, cur))
     for t in range(len(cur)):
         if n[t, cur[t]] == 0:
             continue
@@ -698,7 +701,10 @@ def test_tite_boin_with_complete_follow_up_is_boin(state):
     empty = PendingBatch(
         np.zeros((len(cur), 2), int), np.zeros((len(cur), 2)), np.zeros((len(cur), 2), bool)
     )
-    expected = boin.decide(n, y, cur)
-    for got in (tite.decide(n, y, cur), tite.decide(n, y, cur, pending=empty)):
+    expected = boin.decide(EscalationState.of(n, y, cur))
+    for got in (
+        tite.decide(EscalationState.of(n, y, cur)),
+        tite.decide(EscalationState.of(n, y, cur, pending=empty)),
+    ):
         for field in ("next_dose", "stop", "mtd", "admissible", "rule"):
             np.testing.assert_array_equal(getattr(got, field), getattr(expected, field))

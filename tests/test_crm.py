@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
 
-from dartnk.adaptive import CRM, CRMFit, PendingBatch, calibrate_skeleton
+from dartnk.adaptive import CRM, CRMFit, EscalationState, PendingBatch, calibrate_skeleton
 from dartnk.adaptive._quadrature import gauss_legendre, tail_weights
 
 REFERENCE = PUBLISHED["dfcrm_crm_doc_example"]
@@ -162,7 +162,7 @@ def test_grid_agrees_with_adaptive_quadrature_to_1e6(model, window, max_n, seed)
     np.testing.assert_allclose(fit.ptox_mean, ptox_mean, atol=1e-6)
     exceeds = np.array([prob_above(threshold, d) for d in range(5)])
     np.testing.assert_allclose(fit.prob_exceeds(threshold), exceeds, atol=1e-6)
-    batch = crm.decide(n[None], y[None], np.array([0]), pending=pending)
+    batch = crm.decide(EscalationState.of(n[None], y[None], np.array([0]), pending=pending))
     assert batch.beta_mean[0] == pytest.approx(mean, abs=1e-6)
     assert batch.prob_lowest_over[0] == pytest.approx(prob_above(0.30, 0), abs=1e-6)
 
@@ -171,7 +171,7 @@ def test_grid_agrees_with_adaptive_quadrature_to_1e6(model, window, max_n, seed)
 
 
 def _one(crm, n, y, current, **options):
-    d = crm.decide(np.array([n]), np.array([y]), np.array([current]), **options)
+    d = crm.decide(EscalationState.of(np.array([n]), np.array([y]), np.array([current]), **options))
     return d.next_dose[0], bool(d.stop[0]), d.mtd[0], crm.rules[int(d.rule[0])][0]
 
 
@@ -336,11 +336,13 @@ def test_batch_decide_equals_one_trial_recommend(window, model):
     if window is not None:
         batch_pending = PendingBatch(np.array(level), np.array(weight), np.array(mask))
     batch = crm.decide(
-        np.array(n),
-        np.array(y),
-        np.array(current),
-        pending=batch_pending,
-        last_cohort_dlt=np.array(flag),
+        EscalationState.of(
+            np.array(n),
+            np.array(y),
+            np.array(current),
+            pending=batch_pending,
+            last_cohort_dlt=np.array(flag),
+        )
     )
     for t, (lv, dl, fu) in enumerate(trials):
         one = crm.recommend(lv, dl, fu if window is not None else None)
@@ -357,10 +359,12 @@ def test_take_keeps_the_posterior_arrays():
         mask=np.array([[True, False], [True, True]]),
     )
     batch = crm.decide(
-        np.array([[0, 3, 0, 0, 0], [0, 3, 3, 0, 0]]),
-        np.array([[0, 0, 0, 0, 0], [0, 0, 1, 0, 0]]),
-        np.array([1, 2]),
-        pending=pending,
+        EscalationState.of(
+            np.array([[0, 3, 0, 0, 0], [0, 3, 3, 0, 0]]),
+            np.array([[0, 0, 0, 0, 0], [0, 0, 1, 0, 0]]),
+            np.array([1, 2]),
+            pending=pending,
+        )
     )
     second = batch.take(np.array([1]))
     assert second.beta_mean[0] == batch.beta_mean[1]
@@ -544,10 +548,13 @@ def test_design_is_immutable_comparable_and_readable():
 
 def test_batch_input_errors():
     crm = _trial_crm()
-    with pytest.raises(ValueError, match="shape"):
-        crm.decide(np.zeros((1, 4)), np.zeros((1, 4)), np.array([0]))
+    with pytest.raises(ValueError, match="4 doses, the design 5"):
+        crm.decide(EscalationState.of(np.zeros((1, 4)), np.zeros((1, 4)), np.array([0])))
     with pytest.raises(ValueError, match="DLTs <= patients"):
-        crm.decide(np.array([[1, 0, 0, 0, 0]]), np.array([[2, 0, 0, 0, 0]]), np.array([0]))
-    pending = PendingBatch(np.array([[0]]), np.array([[0.5]]), np.array([[True]]))
-    with pytest.raises(ValueError, match="window"):
-        crm.decide(np.zeros((1, 5)), np.zeros((1, 5)), np.array([0]), pending=pending)
+        crm.decide(
+            EscalationState.of(
+                np.array([[1, 0, 0, 0, 0]]), np.array([[2, 0, 0, 0, 0]]), np.array([0])
+            )
+        )
+    with pytest.raises(TypeError, match="EscalationState"):
+        crm.decide(np.zeros((1, 5)))

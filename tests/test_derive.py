@@ -189,7 +189,7 @@ def test_default_cutoff_is_the_latest_study_day_recorded():
         pytest.param(15, "A-003", "pending", 4.0, 4 / 28, id="off-study-day-not-yet-reached"),
         pytest.param(21, "A-003", "not evaluable", 10.0, math.nan, id="off-study-at-day-10"),
         pytest.param(107, "C-001", "not evaluable", math.nan, math.nan, id="never-infused"),
-        pytest.param(54, "B-002", "not evaluable", math.nan, math.nan, id="awaiting-infusion"),
+        pytest.param(54, "B-002", "pending", 0.0, 0.0, id="awaiting-infusion"),
         pytest.param(107, "B-001", "no DLT", 60.0, 1.0, id="off-study-after-window"),
     ],
 )
@@ -198,6 +198,25 @@ def test_dlt_status_and_tite_weight(cutoff, pid, status, followup, weight):
     assert row["dlt_status"] == status
     assert row["followup_days"] == pytest.approx(followup, nan_ok=True)
     assert row["tite_weight"] == pytest.approx(weight, nan_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "awaiting"),
+    [
+        pytest.param(None, "pending", True, id="lot-failed-no-failure-recorded-yet"),
+        pytest.param("manufacturing failure", "not evaluable", False, id="failure-recorded"),
+    ],
+)
+def test_a_patient_not_infused_awaits_the_product_until_a_failure_is_recorded(
+    reason, status, awaiting
+):
+    data = handmade()
+    patients = data["patients"].copy()
+    patients.loc[patients["patient_id"] == "C-001", "off_study_reason"] = reason
+    data["patients"] = patients
+    row = _patient(107, "C-001", data)
+    assert (row["dlt_status"], bool(row["awaiting_infusion"])) == (status, awaiting)
+    assert row["tite_weight"] == pytest.approx(0.0 if awaiting else math.nan, nan_ok=True)
 
 
 def test_patients_enrolled_after_the_cutoff_are_not_in_the_trial_yet():

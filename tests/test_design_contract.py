@@ -8,8 +8,9 @@ Trial histories are drawn by hypothesis and walked forward with each design's ow
 decision, so that every state is one the design can reach: cohorts of 3 at the dose the
 design chose, DLTs from a random non-decreasing dose-toxicity curve, the walk ending when
 the design stops. A last cohort of 1-3 patients may follow at the chosen dose; its patients
-without a DLT may still be inside the DLT window (pending, with follow-up days). Non-TITE
-designs see complete histories, except in the test of "wait". Dose indices are 0-based.
+without a DLT may still be inside the DLT window (pending, with follow-up days). The laws of
+monotonicity see complete histories for non-TITE designs; every other test gives every
+design the pending patients. Dose indices are 0-based.
 """
 
 from __future__ import annotations
@@ -29,17 +30,21 @@ from dartnk.adaptive import (
     BatchDecision,
     Decision,
     EscalationDesign,
-    PatientData,
-    PendingBatch,
+    EscalationState,
     ThreePlusThree,
 )
 from dartnk.analyses import default_protocol
 from dartnk.analyses.designs import build_design
+from dartnk.analyses.protocol import protocol_from_dict
 
 PROTOCOL = default_protocol()
 WINDOW = float(PROTOCOL.dlt_window)
 COHORT = PROTOCOL.phase1.cohort_size
-FIELDS = ("next_dose", "stop", "mtd", "admissible", "rule")
+FIELDS = ("next_dose", "stop", "mtd", "admissible", "rule", "wait")
+_UNRESTRICTED = protocol_from_dict(
+    PROTOCOL.to_dict()
+    | {"phase1": PROTOCOL.to_dict()["phase1"] | {"tite_escalate_after_complete": None}}
+)
 
 
 def _variants() -> dict[str, EscalationDesign]:
@@ -70,7 +75,7 @@ NON_TITE = [p for p in EVERY if p.values[0].window is None]
 MONOTONE = [p for p in EVERY if not isinstance(p.values[0], BLRM)]
 BLRM_FAMILY = [p for p in EVERY if isinstance(p.values[0], BLRM)]
 PARENTS = [
-    pytest.param(DESIGNS[f"TITE-{name}"], DESIGNS[name], id=f"TITE-{name}")
+    pytest.param(build_design(_UNRESTRICTED, f"TITE-{name}"), DESIGNS[name], id=f"TITE-{name}")
     for name in ("CRM", "BOIN", "BLRM")
 ]
 
@@ -112,41 +117,22 @@ def _history(level: list[int], dlt: list[int], followup: list[float] | None = No
     return History(np.array(level, dtype=np.int64), np.array(dlt, dtype=np.int64), follow)
 
 
-def decide(design: EscalationDesign, histories: list[History]) -> BatchDecision:
-    """The design's batch decision for several histories, counted here from the patients.
+def state(design: EscalationDesign, history: History) -> EscalationState:
+    """The escalation state of one history as the design's ``recommend`` builds it."""
+    return EscalationState.from_patients(
+        history.level,
+        history.dlt,
+        history.followup,
+        n_doses=design.n_doses,
+        window=design.window,
+        cohort_size=design.cohort_size,
+    )
 
-    Pending patients go to a TITE design with weight min(1, follow-up / window), padded to
-    the batch's largest number of pending patients; a non-TITE design gets complete
-    histories only. Options a design reads from the order of patients (the CRM's most
-    recent cohort) come from its ``_decide_options``, as ``recommend`` passes them.
-    """
-    doses = design.n_doses
-    trials = len(histories)
-    n = np.zeros((trials, doses), dtype=np.int64)
-    y = np.zeros((trials, doses), dtype=np.int64)
-    slots = max(1, *(int(h.pending.sum()) for h in histories))
-    level = np.zeros((trials, slots), dtype=np.int64)
-    weight = np.zeros((trials, slots))
-    options: dict[str, list[np.ndarray]] = {}
-    for t, h in enumerate(histories):
-        known = ~h.pending
-        np.add.at(n[t], h.level[known], 1)
-        np.add.at(y[t], h.level[known], h.dlt[known])
-        waiting = int(h.pending.sum())
-        assert design.window is not None or waiting == 0
-        level[t, :waiting] = h.level[h.pending]
-        if waiting:
-            weight[t, :waiting] = np.minimum(1.0, h.followup[h.pending] / design.window)
-        data = PatientData.coerce(h.level, h.dlt, h.followup, doses)
-        for key, value in design._decide_options(data, None).items():
-            options.setdefault(key, []).append(value)
-    pending = None
-    if design.window is not None:
-        mask = np.arange(slots) < np.array([h.pending.sum() for h in histories])[:, None]
-        pending = PendingBatch(level=level, weight=weight, mask=mask)
-    current = np.array([h.current for h in histories])
-    extra = {key: np.concatenate(values) for key, values in options.items()}
-    return design.decide(n, y, current, pending=pending, **extra)
+
+def decide(design: EscalationDesign, histories: list[History]) -> BatchDecision:
+    """The design's batch decision for several histories, their states stacked in one
+    batch (pending slots padded to the largest number of pending patients)."""
+    return design.decide(EscalationState.stack([state(design, h) for h in histories]))
 
 
 @st.composite
@@ -204,7 +190,7 @@ def _rank(decision: BatchDecision) -> np.ndarray:
 @SETTINGS
 @given(data=st.data())
 def test_batch_decision_types_and_shapes(design, data):
-    cases = [_seen_by(design, h) for h in data.draw(st.lists(histories(design), max_size=6))]
+    cases = data.draw(st.lists(histories(design), max_size=6))
     cases = cases or [_history([design.start] * COHORT, [0] * COHORT)]
     batch = decide(design, cases)
     trials, doses = len(cases), design.n_doses
@@ -215,7 +201,8 @@ def test_batch_decision_types_and_shapes(design, data):
     assert batch.admissible.dtype == np.bool_ and batch.admissible.shape == (trials, doses)
     assert np.issubdtype(batch.rule.dtype, np.integer) and batch.rule.shape == (trials,)
     assert np.all((batch.rule >= 0) & (batch.rule < len(design.rules)))
-    np.testing.assert_array_equal(np.isnan(batch.next_dose), batch.stop)
+    assert batch.wait.dtype == np.bool_ and not np.any(batch.wait & batch.stop)
+    np.testing.assert_array_equal(np.isnan(batch.next_dose), batch.stop | batch.wait)
     for values in (batch.next_dose, batch.mtd):
         chosen = values[~np.isnan(values)]
         assert np.all((chosen == np.round(chosen)) & (chosen >= 0) & (chosen < doses))
@@ -267,8 +254,7 @@ def _posterior_tolerance(design: EscalationDesign) -> float:
 @SETTINGS
 @given(data=st.data())
 def test_batch_equals_each_trial_alone_and_recommend(design, data):
-    drawn = data.draw(st.lists(histories(design), min_size=2, max_size=8))
-    cases = [_seen_by(design, h) for h in drawn]
+    cases = data.draw(st.lists(histories(design), min_size=2, max_size=8))
     batch = decide(design, cases)
     tolerance = _posterior_tolerance(design)
     posterior = [f.name for f in fields(batch) if f.name not in (*FIELDS, "pending")]
@@ -284,10 +270,11 @@ def test_batch_equals_each_trial_alone_and_recommend(design, data):
                 getattr(batch, field)[t], getattr(alone, field)[0], rtol=tolerance, atol=tolerance
             )
         one = design.recommend(history.level, history.dlt, history.followup)
-        waits = int(batch.rule[t]) in design.wait_rules
+        waits = bool(batch.wait[t])
+        assert waits == (int(batch.rule[t]) in design.wait_rules)
         assert one.wait == waits
         assert one.next_dose == (None if waits else _as_int(batch.next_dose[t]))
-        assert one.stop == (bool(batch.stop[t]) and not waits)
+        assert one.stop == bool(batch.stop[t])
         assert one.mtd == _as_int(batch.mtd[t])
         np.testing.assert_array_equal(one.admissible, batch.admissible[t])
 
@@ -308,7 +295,7 @@ def test_never_recommends_an_inadmissible_dose_nor_skips(design, data):
     batch = decide(design, cases)
     step = getattr(design, "max_step", 1)
     for t, history in enumerate(cases):
-        if not batch.stop[t]:
+        if not (batch.stop[t] or batch.wait[t]):
             chosen = int(batch.next_dose[t])
             assert batch.admissible[t, : chosen + 1].all()
             assert chosen <= max(int(history.level.max()) + step, design.start)
@@ -345,7 +332,7 @@ def test_more_dlts_never_move_a_decision_up(design, data):
     if patient is None:
         return
     batch = decide(design, [history, history.with_dlt(patient)])
-    if int(batch.rule[0]) in design.wait_rules:
+    if batch.wait.any():
         return
     before, after = _rank(batch)
     event(f"decision lowered: {after < before}")
@@ -408,7 +395,7 @@ def test_no_escalation_at_or_above_the_deescalation_boundary(design, data):
     if not too_toxic:
         return
     batch = decide(design, [history])
-    if batch.stop[0]:
+    if batch.stop[0] or batch.wait[0]:
         return
     chosen, current = int(batch.next_dose[0]), history.current
     if must_go_down:
@@ -441,27 +428,86 @@ def test_tite_with_complete_follow_up_decides_as_its_parent(tite, parent, data):
         )
 
 
+def _outcomes(history: History) -> list[History]:
+    """The history under every combination of outcomes of its pending patients."""
+    pending = np.flatnonzero(history.pending)
+    known = np.full(history.level.size, np.nan)
+    cases = []
+    for bits in range(1 << pending.size):
+        dlt = history.dlt.copy()
+        dlt[pending] = (bits >> np.arange(pending.size)) & 1
+        cases.append(History(history.level, dlt, known))
+    return cases
+
+
 @pytest.mark.parametrize("design", NON_TITE)
 @SETTINGS
 @given(data=st.data())
 def test_non_tite_designs_wait_only_when_pending_outcomes_matter(design, data):
-    """With patients inside the DLT window, a non-TITE design waits exactly when the
-    decision with every pending patient free of DLT differs from the decision with every
-    pending patient a DLT; otherwise it takes that common decision."""
+    """With patients inside the DLT window, a non-TITE design takes the decision every
+    combination of their outcomes agrees on (and waits if that is a stop); when they
+    disagree it waits, except that the next patient completes an unfinished cohort at the
+    current dose when, with no pending DLT, the design stays there."""
     history = data.draw(histories(design, min_pending=1))
     decision = design.recommend(history.level, history.dlt, history.followup)
-    outcomes = []
-    for outcome in (0, 1):
-        known = history.resolved(outcome)
-        resolved = design.recommend(known.level, known.dlt)
-        outcomes.append((resolved.next_dose, resolved.mtd, resolved.stop))
-    event(f"wait: {decision.wait}")
-    assert decision.wait == (outcomes[0] != outcomes[1])
-    if decision.wait:
-        assert (decision.next_dose, decision.mtd, decision.stop) == (None, None, False)
-        assert decision.reasons[0][0] == "pending"
+    resolved = [design.recommend(h.level, h.dlt) for h in _outcomes(history)]
+    outcomes = {(r.next_dose, r.mtd, r.stop) for r in resolved}
+    best = resolved[0]
+    unfinished = history.level[history.level == history.current].size % design.cohort_size
+    completes = bool(unfinished) and not best.stop and best.next_dose == history.current
+    event(f"agree: {len(outcomes) == 1}, completes: {completes}")
+    if len(outcomes) == 1:
+        if best.stop:
+            assert decision.wait and decision.reasons[0][0] == "await follow-up"
+        else:
+            assert (decision.next_dose, decision.mtd, decision.stop) == (
+                best.next_dose,
+                None,
+                False,
+            )
+            assert not decision.wait
+    elif completes:
+        assert not decision.wait and decision.next_dose == history.current
+        assert decision.reasons[0][0] == "complete the cohort"
     else:
-        assert (decision.next_dose, decision.mtd, decision.stop) == outcomes[0]
+        assert decision.wait and (decision.next_dose, decision.mtd, decision.stop) == (
+            None,
+            None,
+            False,
+        )
+        assert decision.reasons[0][0] == "pending"
+
+
+@pytest.mark.parametrize("design", EVERY)
+@SETTINGS
+@given(data=st.data())
+def test_no_design_stops_or_declares_an_mtd_while_a_patient_is_pending(design, data):
+    cases = data.draw(st.lists(histories(design, min_pending=1), min_size=1, max_size=6))
+    batch = decide(design, cases)
+    assert not batch.stop.any()
+    assert np.isnan(batch.mtd).all()
+    for history in cases:
+        one = design.recommend(history.level, history.dlt, history.followup)
+        assert not one.stop and one.mtd is None
+
+
+TITE_RESTRICTED = [p for p in TITE if p.values[0].escalate_after_complete is not None]
+
+
+@pytest.mark.parametrize("design", TITE_RESTRICTED)
+@SETTINGS
+@given(data=st.data())
+def test_tite_designs_escalate_only_after_enough_complete_follow_up(design, data):
+    """``escalate_after_complete = k``: no next dose above the current dose while fewer
+    than k patients at the current dose have complete follow-up (a DLT or the window)."""
+    cases = data.draw(st.lists(histories(design, min_pending=1), min_size=1, max_size=6))
+    states = [state(design, h) for h in cases]
+    batch = design.decide(EscalationState.stack(states))
+    for t, s in enumerate(states):
+        if batch.wait[t] or batch.stop[t]:
+            continue
+        if batch.next_dose[t] > s.current[0]:
+            assert s.complete_at_current[0] >= design.escalate_after_complete
 
 
 # --- the design object --------------------------------------------------------------------

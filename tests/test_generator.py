@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dartnk.adaptive import ThreePlusThree
+from dartnk.adaptive import EscalationState, ThreePlusThree
 from dartnk.analyses import InputError, default_protocol, load_trial, validate_tables
 from dartnk.analyses._export import write_csv
 from dartnk.analyses.example_data import (
@@ -277,13 +277,13 @@ def test_each_dose_follows_the_three_plus_three(seed, construct):
     current = PROTOCOL.start_index
     assert arm.at[0, "dose"] == current
     for dose, dlt in zip(arm["dose"], arm["dlt"], strict=True):
-        decision = design.decide(n[None], y[None], np.array([current]))
+        decision = design.decide(EscalationState.of(n[None], y[None], np.array([current])))
         fills_cohort = dose == current and n[current] % PROTOCOL.phase1.cohort_size
         assert decision.next_dose[0] == dose or fills_cohort
         n[dose] += 1
         y[dose] += dlt
         current = dose
-    assert design.decide(n[None], y[None], np.array([current])).stop[0]
+    assert design.decide(EscalationState.of(n[None], y[None], np.array([current]))).stop[0]
 
 
 @pytest.mark.parametrize("construct", ["A", "B", "C"])

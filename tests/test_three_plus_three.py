@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from dartnk.adaptive import ThreePlusThree
+from dartnk.adaptive import EscalationState, ThreePlusThree
 
 LABELS = ["DL-1", "DL1", "DL2", "DL3", "DL4"]
 NAN = float("nan")
@@ -12,7 +12,7 @@ NAN = float("nan")
 
 def _decide(n, y, current, n_doses=5):
     design = ThreePlusThree(n_doses, start=1)
-    d = design.decide(np.array([n]), np.array([y]), np.array([current]))
+    d = design.decide(EscalationState.of(np.array([n]), np.array([y]), np.array([current])))
     return d.next_dose[0], bool(d.stop[0]), d.mtd[0]
 
 
@@ -121,7 +121,7 @@ def _simulate(design, p, trials, seed):
     rows = np.arange(trials)
     while active.any():
         idx = rows[active]
-        decision = design.decide(n[idx], y[idx], cur[idx])
+        decision = design.decide(EscalationState.of(n[idx], y[idx], cur[idx]))
         stopping = idx[decision.stop]
         mtd[stopping] = decision.mtd[decision.stop]
         active[stopping] = False
