@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from ._values import format_value
+from .figures import figure_to_svg
 from .manifest import Manifest
 
 __all__ = [
@@ -52,6 +53,7 @@ MARKER_PREFIX = "<!-- dartnk:"
 _ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+_INTERNAL = re.compile(r"#|data:image/(?:png|jpeg|gif|webp);base64,")
 _FORBIDDEN_SVG_ELEMENTS = frozenset({"script", "foreignObject", "iframe", "object", "embed"})
 
 
@@ -122,8 +124,9 @@ class Alert:
 
 @dataclass(frozen=True)
 class KeyValues:
-    """An ordered list of (label, value) pairs; values that are not text are formatted like
-    table cells (4 significant digits, booleans as yes/no, missing as blank)."""
+    """An ordered list of (label, value) pairs, given as pairs or as a mapping (kept in its
+    order); values that are not text are formatted like table cells (4 significant digits,
+    booleans as yes/no, missing as blank)."""
 
     items: tuple[tuple[str, str], ...]
     caption: str | None = None
@@ -295,7 +298,8 @@ class Figure:
     Build it with :meth:`from_matplotlib`, which makes byte-stable SVG whose element ids all
     start with the figure's id, so that several figures can share one HTML page. SVG given
     directly is checked: it must be one ``<svg>`` element with no script, no foreign
-    object, no event handler and no reference outside itself.
+    object, no event handler and no reference outside itself (references to its own
+    elements and embedded raster images, ``data:image/png;base64,...``, are allowed).
     """
 
     id: str
@@ -318,8 +322,6 @@ class Figure:
 
         See :func:`~dartnk.reports.figure_to_svg`.
         """
-        from .figures import figure_to_svg
-
         _check_id(id, "figure")
         return cls(id=id, svg=figure_to_svg(figure, salt=id, dpi=dpi), caption=caption, alt=alt)
 
@@ -341,8 +343,9 @@ def _check_svg(svg: str, figure_id: str) -> None:
             local = attribute.rsplit("}", 1)[-1]
             if local.lower().startswith("on"):
                 raise ValueError(f"figure {figure_id!r}: the SVG holds an event handler {local!r}")
-            if (attribute == _XLINK_HREF or local == "href") and not value.startswith("#"):
-                raise ValueError(f"figure {figure_id!r}: the SVG refers outside itself ({value!r})")
+            if (attribute == _XLINK_HREF or local == "href") and not _INTERNAL.match(value):
+                shown = value if len(value) <= 60 else f"{value[:60]}..."
+                raise ValueError(f"figure {figure_id!r}: the SVG refers outside itself ({shown!r})")
             if "url(" in value.replace(" ", "") and not re.fullmatch(r"\s*url\(#[^)]*\)\s*", value):
                 raise ValueError(f"figure {figure_id!r}: the SVG refers outside itself ({value!r})")
         if name == "style" and re.search(r"url\(|@import", element.text or ""):

@@ -5,8 +5,9 @@ sections (1, 1.1, ...), tables and figures. The output depends on the document o
 date, no clock, no environment, identical bytes on every rerun.
 
 HTML is one file that requests nothing: inline CSS (with print rules), figures as inline
-SVG, the manifest as inline JSON, and a Content-Security-Policy (``default-src 'none'``)
-that keeps a browser from loading anything even if a value somehow named a resource. All
+SVG, the manifest as inline JSON, and a Content-Security-Policy (``default-src 'none'``,
+inline styles and ``data:`` images only) that keeps a browser from loading anything even if a
+value somehow named a resource. All
 text goes through Jinja2's autoescaping.
 
 Markdown is GitHub-flavoured: pipe tables, ``~~`` for eliminated rows, fenced verbatim

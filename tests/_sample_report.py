@@ -53,18 +53,26 @@ def dose_toxicity_figure() -> MatplotlibFigure:
 
 
 def score_figure() -> MatplotlibFigure:
-    """Histograms of composite scores per construct."""
+    """Histograms of composite scores per construct, beside a heat map of rank
+    probabilities (drawn with ``imshow``, so the SVG embeds a raster image)."""
     generator = np.random.default_rng(np.random.SeedSequence(20260))
+    ranks = np.array([[0.62, 0.28, 0.10], [0.30, 0.50, 0.20], [0.08, 0.22, 0.70]])
     with report_style():
-        figure = MatplotlibFigure(figsize=(6.5, 3.2))
-        ax = figure.subplots()
+        figure = MatplotlibFigure(figsize=(9.0, 3.2))
+        scores, heat = figure.subplots(1, 2, width_ratios=(1.6, 1.0))
         for shift, construct in enumerate(CONSTRUCTS):
             draws = generator.beta(4 + 2 * shift, 6, size=400)
-            ax.hist(draws, bins=30, range=(0, 1), alpha=0.5, label=construct)
-        ax.set_xlabel("composite score")
-        ax.set_ylabel("posterior draws")
-        ax.set_title("Composite score")
-        ax.legend()
+            scores.hist(draws, bins=30, range=(0, 1), alpha=0.5, label=construct)
+        scores.set_xlabel("composite score")
+        scores.set_ylabel("posterior draws")
+        scores.set_title("Composite score")
+        scores.legend()
+        image = heat.imshow(ranks, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+        heat.set_xticks(range(3), ["1", "2", "3"])
+        heat.set_yticks(range(3), ["A", "B", "C"])
+        heat.set_xlabel("rank")
+        heat.set_title("Rank probabilities")
+        figure.colorbar(image, ax=heat, label="probability")
     return figure
 
 

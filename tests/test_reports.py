@@ -341,7 +341,7 @@ def test_html_references_nothing_outside_itself(page):
         for tag, a in _elements(page).tags
         if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy"
     ]
-    assert policy == ["default-src 'none'; style-src 'unsafe-inline'"]
+    assert policy == ["default-src 'none'; style-src 'unsafe-inline'; img-src data:"]
 
 
 def test_a_link_in_text_stays_text():

@@ -241,6 +241,8 @@ def test_document_validation(build, message):
         pytest.param("<script>alert(1)</script>", "<script>", id="script"),
         pytest.param('<rect onload="alert(1)"/>', "event handler", id="handler"),
         pytest.param('<image href="https://example.org/x.png"/>', "outside", id="href"),
+        pytest.param('<image href="data:image/svg+xml;base64,PHN2Zz4="/>', "outside", id="svg-uri"),
+        pytest.param('<a href="https://example.org"><rect/></a>', "outside", id="link"),
         pytest.param('<rect fill="url(https://example.org/p)"/>', "outside", id="url"),
         pytest.param("<style>@import 'x.css';</style>", "style sheet", id="import"),
         pytest.param("<foreignObject><p>x</p></foreignObject>", "foreignObject", id="foreign"),
@@ -252,8 +254,17 @@ def test_figure_refuses_unsafe_svg(inner, message):
         Figure(id="f", svg=SVG.format(inner), caption="c", alt="a")
 
 
-def test_figure_accepts_internal_references():
-    inner = '<defs><clipPath id="f_c"><rect/></clipPath></defs><rect clip-path="url(#f_c)"/>'
+@pytest.mark.parametrize(
+    "inner",
+    [
+        pytest.param(
+            '<defs><clipPath id="f_c"><rect/></clipPath></defs><rect clip-path="url(#f_c)"/>',
+            id="clip-path",
+        ),
+        pytest.param('<image href="data:image/png;base64,iVBORw0KGgo="/>', id="embedded-png"),
+    ],
+)
+def test_figure_accepts_references_to_itself(inner):
     assert Figure(id="f", svg=SVG.format(inner), caption="c", alt="a").id == "f"
 
 
