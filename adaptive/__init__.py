@@ -3,11 +3,14 @@
 Every design shares one batch method, ``decide``; ``recommend`` on one trial's data is a
 batch of one. Dose indices are 0-based; labels appear only in tables. The Phase 2 rules
 (predictive probability, Simon two-stage, toxicity monitoring) decide on arrays of patients
-and events in the same way, and ``decision`` is their batch of one.
+and events in the same way, and ``decision`` is their batch of one. The interim construct
+selection (``select_construct``) compares constructs on posterior draws of a weighted
+composite, for one analysis or many simulated trials at once.
 """
 
 from ._base import BatchDecision, Decision, EscalationDesign, PatientData, PendingBatch
 from ._calibration import calibrate_skeleton
+from ._selection_sensitivity import SelectionSensitivity
 from ._single_arm import (
     SingleArmAction,
     SingleArmDecision,
@@ -19,6 +22,7 @@ from .blrm import BLRM, BLRMBatchDecision, BLRMFit
 from .boin import BOIN
 from .crm import CRM, CRMBatchDecision, CRMFit
 from .predictive import PredictiveProbabilityDesign, PredictiveSearch, search_predictive_design
+from .selection import ConstructSelection, ExceedanceGate, safety_gate, select_construct
 from .simon import SimonDesign, simon_two_stage
 from .three_plus_three import ExactOC, ThreePlusThree
 from .toxicity_monitor import ToxicityMonitor
@@ -32,13 +36,16 @@ __all__ = [
     "BatchDecision",
     "CRMBatchDecision",
     "CRMFit",
+    "ConstructSelection",
     "Decision",
     "EscalationDesign",
     "ExactOC",
+    "ExceedanceGate",
     "PatientData",
     "PendingBatch",
     "PredictiveProbabilityDesign",
     "PredictiveSearch",
+    "SelectionSensitivity",
     "SimonDesign",
     "SingleArmAction",
     "SingleArmDecision",
@@ -48,6 +55,8 @@ __all__ = [
     "ToxicityMonitor",
     "ToxicityOC",
     "calibrate_skeleton",
+    "safety_gate",
     "search_predictive_design",
+    "select_construct",
     "simon_two_stage",
 ]
