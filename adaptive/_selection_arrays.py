@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
+    "best_from_ranks",
     "desirability",
     "selection_rule",
     "tie_shared_best",
@@ -21,10 +22,13 @@ __all__ = [
 ]
 
 
-def desirability(values: np.ndarray, worst: float, best: float) -> np.ndarray:
+def desirability(
+    values: np.ndarray, worst: float, best: float, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """Linear desirability d = clip((x - worst) / (best - worst), 0, 1) (Derringer and Suich
     1980); ``best`` below ``worst`` makes lower values better."""
-    scaled = (values - worst) * (1.0 / (best - worst))
+    scaled = np.subtract(values, worst, out=out)
+    scaled *= 1.0 / (best - worst)
     return np.clip(scaled, 0.0, 1.0, out=scaled)
 
 
@@ -40,71 +44,86 @@ def weighted_score(
     (..., construct).
     """
     score = np.zeros(np.shape(values[0]), dtype=float)
+    part = None
+    first = True
     for value, weight, (worst, best) in zip(values, weights, ranges, strict=True):
         if weight == 0.0:
             continue
-        part = desirability(value, worst, best)
+        if first:
+            desirability(value, worst, best, out=score)
+            score *= weight
+            first = False
+            continue
+        part = desirability(value, worst, best, out=part)
         part *= weight
         score += part
     score[~available] = np.nan
     return score
 
 
-def _order(score: np.ndarray, available: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per draw, the number of constructs with a strictly higher score and the number with an
-    equal one (itself included); a construct without a candidate dose scores below all."""
-    key = np.where(available[..., None], score, -np.inf)
-    n_constructs = key.shape[-2]
-    higher = np.zeros(key.shape, dtype=np.int16)
-    equal = np.ones(key.shape, dtype=np.int16)
-    for c in range(n_constructs):
-        own = key[..., c, :]
-        for other in range(n_constructs):
-            if other != c:
-                higher[..., c, :] += key[..., other, :] > own
-                equal[..., c, :] += key[..., other, :] == own
-    return higher, equal
-
-
-def _tie_share(equal: np.ndarray) -> tuple[np.ndarray, int]:
-    """Integer share L / m of each of m tied constructs, with L = lcm(1, ..., constructs), so
-    that sums over draws are exact and one division gives each probability."""
-    n_constructs = equal.shape[-2]
+def _tie_patterns(n_constructs: int) -> tuple[list[tuple[int, int]], np.ndarray, int]:
+    """Every (h, m) a construct can meet in a draw: h constructs strictly above it and m
+    tied with it (itself included); and the integer share L / m each pattern gives to each
+    rank it spans, L = lcm(1, ..., constructs), so that sums over draws stay exact."""
     common = math.lcm(*range(1, n_constructs + 1))
-    dtype = np.int32 if common < 2**31 else np.int64
-    table = np.array([0, *(common // m for m in range(1, n_constructs + 1))], dtype=dtype)
-    return table[equal], common
+    patterns = [(h, m) for h in range(n_constructs) for m in range(1, n_constructs - h + 1)]
+    share = np.zeros((len(patterns), n_constructs), dtype=np.int64)
+    for p, (h, m) in enumerate(patterns):
+        share[p, h : h + m] = common // m
+    return patterns, share, common
 
 
 def tie_shared_ranks(score: np.ndarray, available: np.ndarray) -> np.ndarray:
     """Rank probabilities, shape (..., construct, rank), rank 1 first.
 
-    In each draw m constructs tied on a score share the m ranks they span, 1/m of each, so
-    every row and every column sums to 1. Constructs without a candidate dose share the last
-    ranks.
+    ``score`` has shape (..., construct, draw) and is NaN for a construct without a
+    candidate dose (``available`` False, shape (..., construct)). In each draw m constructs
+    tied on a score share the m ranks they span, 1/m of each, so every row and every column
+    sums to 1; constructs without a candidate dose share the last ranks. Per construct, the
+    draws are counted by their pattern (constructs above, constructs tied) and each pattern
+    spreads its count over its ranks, so no (construct, draw) array of ranks is built.
     """
-    higher, equal = _order(score, available)
-    share, common = _tie_share(equal)
-    upper = higher + equal
     n_constructs, n_draws = score.shape[-2:]
-    counts = np.stack(
-        [
-            np.where((higher < rank) & (upper >= rank), share, 0).sum(axis=-1)
-            for rank in range(1, n_constructs + 1)
-        ],
-        axis=-1,
-    )
-    return counts / (common * n_draws)
+    patterns, share, common = _tie_patterns(n_constructs)
+    width = n_constructs + 1
+    dtype = np.uint8 if n_constructs * width < 256 else np.uint16
+    counts = np.zeros((*score.shape[:-1], len(patterns)), dtype=np.int64)
+    for c in range(n_constructs):
+        own = score[..., c, :]
+        above = np.zeros(own.shape, dtype=dtype)
+        code = np.ones(own.shape, dtype=dtype)
+        for other in range(n_constructs):
+            if other != c:
+                rival = score[..., other, :]
+                above += np.greater(rival, own)
+                code += np.equal(rival, own)
+        above *= dtype(width)
+        code += above
+        for p, (h, m) in enumerate(patterns):
+            match = np.equal(code, h * width + m)
+            counts[..., c, p] = match.view(np.uint8).sum(axis=-1, dtype=np.int64)
+    n_available = np.count_nonzero(available, axis=-1)[..., None]
+    missing = ~available
+    if missing.any():
+        below = np.zeros(counts.shape, dtype=np.int64)
+        for p, (h, m) in enumerate(patterns):
+            below[..., p] = np.where(
+                (h == n_available) & (m == n_constructs - n_available), n_draws, 0
+            )
+        counts = np.where(missing[..., None], below, counts)
+    return (counts @ share) / (common * n_draws)
+
+
+def best_from_ranks(ranks: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """P(best) from rank probabilities: P(rank 1), and 0 for a construct without a
+    candidate dose (which ranks first only when no construct has one)."""
+    return np.where(available, ranks[..., 0], 0.0)
 
 
 def tie_shared_best(score: np.ndarray, available: np.ndarray) -> np.ndarray:
     """P(best), shape (..., construct): constructs tied for the best score in a draw share it
     equally; 0 for a construct without a candidate dose (and for all when none has one)."""
-    higher, equal = _order(score, available)
-    share, common = _tie_share(equal)
-    counts = np.where(higher == 0, share, 0).sum(axis=-1)
-    prob = counts / (common * score.shape[-1])
-    return np.where(available, prob, 0.0)
+    return best_from_ranks(tie_shared_ranks(score, available), available)
 
 
 def selection_rule(prob_best: np.ndarray, eligible: np.ndarray, threshold: float) -> np.ndarray:

@@ -165,10 +165,10 @@ def _missing(
 ) -> np.ndarray:
     """True where a construct has NaN in every draw; raise on infinite values and on a
     construct with some NaN draws and some finite ones."""
+    if np.isfinite(array.sum(axis=-1)).all():
+        return np.zeros(array.shape[:-1], dtype=bool)
     finite = np.count_nonzero(np.isfinite(array), axis=-1)
     n_draws = array.shape[-1]
-    if np.all(finite == n_draws):
-        return np.zeros(finite.shape, dtype=bool)
     infinite = np.isinf(array).any(axis=-1)
     partial = (finite > 0) & (finite < n_draws)
     for bad, problem in ((infinite, "infinite draws"), (partial, "NaN in some draws only")):

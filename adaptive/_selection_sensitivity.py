@@ -59,6 +59,24 @@ class SelectionSensitivity:
     leave_one_out : DataFrame
         One row per weighted component left out (the others renormalised): weights,
         P(best) per construct, expected scores, the selection and whether it changed.
+
+    Notes
+    -----
+    Tervonen et al. (2011) propagate the uncertainty of the criteria (here the posterior
+    draws of each component's desirability) and of the weights (here Dirichlet draws around
+    the protocol's weights) through a linear value model, and report rank acceptabilities,
+    central weight vectors and confidence factors. Splitting the reversals into a weights-
+    only analysis (posterior at its expectations), a posterior-only analysis (protocol
+    weights) and the joint analysis shows which uncertainty could overturn the choice.
+
+    References
+    ----------
+    Tervonen T, van Valkenhoef G, Buskens E, Hillege HL, Postmus D (2011). A stochastic
+    multicriteria model for evidence-based decision making in drug benefit-risk analysis.
+    Statistics in Medicine 30:1419-1428.
+
+    Lahdelma R, Salminen P (2001). SMAA-2: stochastic multicriteria acceptability analysis
+    for group decision making. Operations Research 49:444-454.
     """
 
     kappa: float

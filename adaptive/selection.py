@@ -23,9 +23,9 @@ import pandas as pd
 import xarray as xr
 
 from ._selection_arrays import (
+    best_from_ranks,
     desirability,
     selection_rule,
-    tie_shared_best,
     tie_shared_ranks,
     weighted_score,
 )
@@ -38,6 +38,7 @@ from ._selection_inputs import (
     check_preferences,
 )
 from ._selection_inputs import read_components as _read_components
+from ._selection_sensitivity import SelectionSensitivity, analyse_sensitivity
 
 __all__ = [
     "DEFAULT_EWOC",
@@ -234,7 +235,7 @@ class ConstructSelection:
         """P(score > ``threshold``) per construct (NaN without a candidate dose)."""
         score = self.score.to_numpy()
         prob = np.count_nonzero(score > threshold, axis=-1) / score.shape[-1]
-        return self.expected_score.copy(data=np.where(self.available, prob, np.nan))
+        return self.expected_score.copy(data=np.where(self.available.to_numpy(), prob, np.nan))
 
     def credible_interval(self, prob: float = 0.95) -> xr.DataArray:
         """Equal-tailed ``prob`` credible interval of the score per construct, with a
@@ -255,62 +256,45 @@ class ConstructSelection:
         contributions of a construct sum to its expected score (NaN without a candidate
         dose).
         """
-        frames = []
-        for name, weight in self.weights.items():
-            values = self._draws.values[name]
-            mean = values.mean(axis=-1)
-            expected = desirability(values, *self.desirability[name]).mean(axis=-1)
-            frame = self._frame()
-            frame["component"] = name
-            frame["weight"] = weight
-            frame["mean"] = _flat(mean)
-            frame["expected_desirability"] = _flat(expected)
-            frame["contribution"] = _flat(weight * expected)
-            frames.append(frame)
-        table = pd.concat(frames, ignore_index=True)
-        keys = [TRIAL, CONSTRUCT] if self.batch else [CONSTRUCT]
-        order = {label: i for i, label in enumerate(self.constructs)}
-        table["_order"] = table[CONSTRUCT].map(order)
-        sort = [*keys[:-1], "_order"]
-        return table.sort_values(sort, kind="stable").drop(columns="_order").reset_index(drop=True)
+        names = list(self.weights)
+        weights = np.array([self.weights[n] for n in names])
+        values = [self._draws.values[n] for n in names]
+        mean = np.stack([v.mean(axis=-1) for v in values], axis=-1)
+        expected = np.stack(
+            [
+                desirability(v, *self.desirability[n]).mean(axis=-1)
+                for n, v in zip(names, values, strict=True)
+            ],
+            axis=-1,
+        )
+        if not self.batch:
+            mean, expected = mean[0], expected[0]
+        table = self._long(len(names))
+        table["component"] = np.tile(names, len(table) // max(1, len(names)))
+        table["weight"] = np.tile(weights, len(table) // max(1, len(names)))
+        table["mean"] = _flat(mean)
+        table["expected_desirability"] = _flat(expected)
+        table["contribution"] = _flat(expected * weights)
+        return table
 
     @property
     def gates(self) -> pd.DataFrame:
         """One row per ([trial,] construct, gate): the gate, its probability and limit, the
         verdict and a message with the numbers, e.g.
         ``P(DLT rate >= 0.33) = 0.120 < 0.25: pass``."""
-        rows = []
-        probability = self.gate_probability.to_numpy()
-        passed = self.gate_passed.to_numpy()
-        available = np.broadcast_to(self.available.to_numpy()[..., None], probability.shape)
-        for g, rule in enumerate(self.gate_rules):
-            frame = self._frame()
-            p = _flat(probability[..., g])
-            ok = _flat(passed[..., g])
-            frame["gate"] = rule.name
-            frame["component"] = rule.component
-            frame["probability"] = p
-            frame["limit"] = rule.max_probability
-            frame["passed"] = ok
-            frame["message"] = _gate_messages(rule, p, ok, _flat(available[..., g]))
-            rows.append(frame)
-        if not rows:
-            return pd.DataFrame(
-                columns=[
-                    *self._frame().columns,
-                    "gate",
-                    "component",
-                    "probability",
-                    "limit",
-                    "passed",
-                    "message",
-                ]
-            )
-        table = pd.concat(rows, ignore_index=True)
-        order = {label: i for i, label in enumerate(self.constructs)}
-        table["_order"] = table[CONSTRUCT].map(order)
-        sort = [TRIAL, "_order"] if self.batch else ["_order"]
-        return table.sort_values(sort, kind="stable").drop(columns="_order").reset_index(drop=True)
+        rules = self.gate_rules
+        table = self._long(len(rules))
+        repeats = len(table) // max(1, len(rules))
+        probability = _flat(self.gate_probability.to_numpy())
+        passed = _flat(self.gate_passed.to_numpy())
+        available = np.repeat(_flat(self.available.to_numpy()), len(rules))
+        table["gate"] = np.tile([rule.name for rule in rules], repeats)
+        table["component"] = np.tile([rule.component for rule in rules], repeats)
+        table["probability"] = probability
+        table["limit"] = np.tile([rule.max_probability for rule in rules], repeats)
+        table["passed"] = passed
+        table["message"] = _gate_messages(rules, probability, passed, available)
+        return table
 
     def summary(self, *, ci_prob: float = 0.95) -> pd.DataFrame:
         """One row per ([trial,] construct): candidate dose available, expected score and its
@@ -366,7 +350,7 @@ class ConstructSelection:
         seed: int | np.random.SeedSequence | np.random.Generator,
         kappa: float = 50.0,
         n_weights: int = 1000,
-    ) -> Any:
+    ) -> SelectionSensitivity:
         """Sensitivity of the selection to the weights and to posterior uncertainty.
 
         For one analysis (no ``trial`` dim), in the spirit of SMAA (Tervonen et al. 2011):
@@ -401,8 +385,6 @@ class ConstructSelection:
         multicriteria model for evidence-based decision making in drug benefit-risk
         analysis. Statistics in Medicine 30:1419-1428.
         """
-        from ._selection_sensitivity import analyse_sensitivity
-
         self._require_single("sensitivity")
         names = tuple(self.weights)
         draws = np.stack(
@@ -435,12 +417,18 @@ class ConstructSelection:
         weights = ", ".join(f"{name} {w:g}" for name, w in self.weights.items())
         gates = "; ".join(rule.name for rule in self.gate_rules) or "none"
         if self.batch:
-            counts = pd.Series(self.selected.to_numpy()).value_counts(dropna=False)
+            index = self.selected_index.to_numpy()
+            n_constructs = len(self.constructs)
+            code = np.where(np.isnan(index), n_constructs, index).astype(int)
+            share = np.bincount(code, minlength=n_constructs + 1) / index.size
             shares = ", ".join(
-                f"{'none' if label is None else label} {counts.get(label, 0) / counts.sum():.1%}"
-                for label in [*self.constructs, None]
+                f"{label} {value:.1%}"
+                for label, value in zip([*self.constructs, "none"], share, strict=True)
             )
-            head = f"Construct selection over {self.score.sizes[TRIAL]} trials: {shares}"
+            head = (
+                f"Construct selection over {self.score.sizes[TRIAL]} trials: {shares} "
+                f"(the first 3 trials below)"
+            )
         else:
             head = f"Construct selection: {self.decision}"
         return f"{head}\nweights: {weights}; gates: {gates}"
@@ -467,6 +455,11 @@ class ConstructSelection:
                 f"select_construct(components.isel(trial=i), ...)"
             )
 
+    def _long(self, inner: int) -> pd.DataFrame:
+        """Key columns of one row per ([trial,] construct, item), ``inner`` items each."""
+        frame = self._frame()
+        return frame.loc[frame.index.repeat(inner)].reset_index(drop=True)
+
     def _frame(self) -> pd.DataFrame:
         n_trials = len(self._draws.trial_coord)
         constructs = np.tile(np.array(self.constructs, dtype=object), n_trials)
@@ -491,10 +484,15 @@ def _flat(array: np.ndarray) -> np.ndarray:
 
 
 def _gate_messages(
-    rule: ExceedanceGate, prob: np.ndarray, passed: np.ndarray, available: np.ndarray
+    rules: tuple[ExceedanceGate, ...],
+    prob: np.ndarray,
+    passed: np.ndarray,
+    available: np.ndarray,
 ) -> list[str]:
+    """Messages of gate results in (construct, gate) order, the gate cycling fastest."""
     messages = []
-    for p, ok, has_dose in zip(prob, passed, available, strict=True):
+    for i, (p, ok, has_dose) in enumerate(zip(prob, passed, available, strict=True)):
+        rule = rules[i % len(rules)]
         if not has_dose:
             messages.append(NO_DOSE)
         elif ok:
@@ -612,8 +610,8 @@ def select_construct(
         preferences.ranges,
         available,
     )
-    prob_best = tie_shared_best(score, available)
     ranks = tie_shared_ranks(score, available)
+    prob_best = best_from_ranks(ranks, available)
     if rules:
         gate_probability = np.stack(
             [
