@@ -119,5 +119,8 @@ def selection_figure(result: Any) -> Any:
         frameon=False,
     )
 
+    if max(len(label) for label in constructs) > 8:
+        for axes in (best, ranks):
+            axes.tick_params(axis="x", labelrotation=20)
     figure.suptitle(textwrap.fill(_text(result.decision), 120), fontsize=11)
     return figure
