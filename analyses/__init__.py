@@ -1,6 +1,12 @@
 """Workflows: the protocol, trial data, analyses and the command line of dartnk."""
 
-from .derive import best_overall_response, default_cutoff, derive_patients, expansion_summary
+from .derive import (
+    best_overall_response,
+    default_cutoff,
+    derive_patients,
+    expansion_summary,
+    kinetics_summary,
+)
 from .errors import InputError
 from .example_data import example_data, write_example_data
 from .expansion import (
@@ -13,6 +19,27 @@ from .expansion import (
 )
 from .expansion_survival import ExpansionSurvival, analyse_expansion_survival
 from .generator import generate_trial
+from .model_inputs import (
+    blrm_prior,
+    crm_inputs,
+    diagnostic_gates,
+    dlt_data,
+    kinetics_data,
+    kinetics_inputs,
+    kinetics_prior,
+    lot_data,
+    manufacturing_inputs,
+    manufacturing_prior,
+    response_data,
+    response_inputs,
+    response_prior,
+    sampling_plan,
+    sampling_settings,
+    survival_data,
+    survival_inputs,
+    survival_prior,
+    toxicity_inputs,
+)
 from .protocol import Protocol, ProtocolError, default_protocol, load_protocol
 from .scenario import Scenario, ScenarioError, default_scenario, load_scenario
 from .tables import (
@@ -46,22 +73,42 @@ __all__ = [
     "analyse_expansion",
     "analyse_expansion_survival",
     "best_overall_response",
+    "blrm_prior",
+    "crm_inputs",
     "data_dictionary",
     "data_dictionary_markdown",
     "default_cutoff",
     "default_protocol",
     "default_scenario",
     "derive_patients",
+    "diagnostic_gates",
+    "dlt_data",
     "example_data",
     "expansion_designs",
     "expansion_summary",
     "generate_trial",
+    "kinetics_data",
+    "kinetics_inputs",
+    "kinetics_prior",
+    "kinetics_summary",
     "load_protocol",
     "load_scenario",
     "load_trial",
+    "lot_data",
+    "manufacturing_inputs",
+    "manufacturing_prior",
     "predictive_design",
+    "response_data",
+    "response_inputs",
+    "response_prior",
+    "sampling_plan",
+    "sampling_settings",
+    "survival_data",
+    "survival_inputs",
+    "survival_prior",
     "table_schema",
     "table_schemas",
+    "toxicity_inputs",
     "toxicity_monitor",
     "validate_tables",
     "write_example_data",

@@ -90,8 +90,8 @@ class Truth:
         return cls(
             dlt=grid(scenario.toxicity.dlt_probability),
             response=grid(scenario.response.probability),
-            log10_cmax=grid(scenario.expansion.log10_cmax),
-            half_life=np.array([scenario.expansion.half_life_days[c] for c in ids]),
+            log10_cmax=grid(scenario.kinetics.log10_cmax),
+            half_life=np.array([scenario.kinetics.half_life_days[c] for c in ids]),
             release=np.array([scenario.manufacturing.release_probability[c] for c in ids]),
             construct_antigens=np.array(
                 [[protocol.antigens.index(a) for a in c.antigens] for c in protocol.constructs]

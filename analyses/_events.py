@@ -160,23 +160,24 @@ def add_kinetics(
     rng: np.random.Generator,
     course: Course,
 ) -> None:
-    """CAR transgene samples on the expansion-contraction curve, NaN below the LLOQ."""
-    expansion = scenario.expansion
+    """CAR transgene samples on the kinetics curve (rise, then contraction), NaN below the
+    LLOQ."""
+    kinetics = scenario.kinetics
     z_cmax, z_half = np.clip(rng.standard_normal(2), -_NORMAL_CLIP, _NORMAL_CLIP)
-    noise = np.clip(rng.standard_normal(len(expansion.sample_days)), -_NORMAL_CLIP, _NORMAL_CLIP)
-    peak = truth.log10_cmax[course.arm, course.dose] + expansion.between_patient_sd * z_cmax
-    half_life = truth.half_life[course.arm] * math.exp(expansion.half_life_sd_log * z_half)
+    noise = np.clip(rng.standard_normal(len(kinetics.sample_days)), -_NORMAL_CLIP, _NORMAL_CLIP)
+    peak = truth.log10_cmax[course.arm, course.dose] + kinetics.between_patient_sd * z_cmax
+    half_life = truth.half_life[course.arm] * math.exp(kinetics.half_life_sd_log * z_half)
     decline = math.log10(2) / half_life
     lloq = protocol.pk.lloq_copies_per_ug
-    for i, day in enumerate(expansion.sample_days):
+    for i, day in enumerate(kinetics.sample_days):
         if day > course.off_day:
             break
         if day == 0:
             course.pk.append((0, math.nan))
             continue
-        if day < expansion.tmax_days:
-            level = peak - expansion.rise_log10_per_day * (expansion.tmax_days - day)
+        if day < kinetics.tmax_days:
+            level = peak - kinetics.rise_log10_per_day * (kinetics.tmax_days - day)
         else:
-            level = peak - decline * (day - expansion.tmax_days)
-        value = _sig3(10 ** (level + expansion.sample_sd * noise[i]))
+            level = peak - decline * (day - kinetics.tmax_days)
+        value = _sig3(10 ** (level + kinetics.sample_sd * noise[i]))
         course.pk.append((day, value if value >= lloq else math.nan))

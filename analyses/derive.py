@@ -1,4 +1,4 @@
-"""Per-patient derivations at a data cut-off: DLT status, best response, expansion, lots.
+"""Per-patient derivations at a data cut-off: DLT status, best response, kinetics, lots.
 
 Everything is computed from what was known on the cut-off *study day* ``C``: a patient
 enrolled after ``C`` is not in the trial yet, a first infusion after ``C`` has not happened,
@@ -40,10 +40,12 @@ __all__ = [
     "DLT_STATUSES",
     "BestResponse",
     "Expansion",
+    "Kinetics",
     "best_overall_response",
     "default_cutoff",
     "derive_patients",
     "expansion_summary",
+    "kinetics_summary",
 ]
 
 DLT_STATUSES: tuple[str, ...] = ("DLT", "no DLT", "pending", "not evaluable")
@@ -181,8 +183,9 @@ def best_overall_response(
 
 
 @dataclass(frozen=True)
-class Expansion:
-    """CAR-NK expansion summaries of one patient (NaN where undefined)."""
+class Kinetics:
+    """CAR-NK cell kinetics (in vivo expansion and persistence) of one patient (NaN where
+    undefined)."""
 
     cmax: float
     tmax: float
@@ -194,7 +197,7 @@ class Expansion:
     window_cmax: float = float("nan")
 
 
-def expansion_summary(
+def kinetics_summary(
     days: np.ndarray | list[int],
     copies: np.ndarray | list[float],
     below_lloq: np.ndarray | list[bool],
@@ -202,7 +205,7 @@ def expansion_summary(
     lloq: float = PK().lloq_copies_per_ug,
     auc_end_day: int = PK().auc_end_day,
     blq_policy: str = PK().blq_policy,
-) -> Expansion:
+) -> Kinetics:
     """Cmax, Tmax, AUC0-``auc_end_day`` of log10 copies, BLQ samples used, last detectable day.
 
     Parameters
@@ -219,7 +222,7 @@ def expansion_summary(
 
     Returns
     -------
-    Expansion
+    Kinetics
         ``cmax``: largest quantified copies (NaN if none); ``tmax``: its first day;
         ``auc``: trapezoid rule on log10 copies over [0, ``auc_end_day``] with linear
         interpolation at ``auc_end_day`` between the samples around it (NaN when the
@@ -238,8 +241,8 @@ def expansion_summary(
     Examples
     --------
     >>> import numpy as np
-    >>> from dartnk.analyses import expansion_summary
-    >>> e = expansion_summary([0, 14, 28], [np.nan, 1000.0, 100.0], [True, False, False])
+    >>> from dartnk.analyses import kinetics_summary
+    >>> e = kinetics_summary([0, 14, 28], [np.nan, 1000.0, 100.0], [True, False, False])
     >>> e.cmax, e.tmax, e.n_blq_used
     (1000.0, 14.0, 1)
     >>> e.auc_copies_low, e.auc_copies_high
@@ -270,7 +273,7 @@ def expansion_summary(
     window_cmax = float(value[in_window].max()) if in_window.any() else float("nan")
     blq_used = blq[used]
     if t.size == 0 or t[0] >= auc_end_day or t[-1] < auc_end_day:
-        return Expansion(cmax, tmax, float("nan"), 0, last, low, high, window_cmax)
+        return Kinetics(cmax, tmax, float("nan"), 0, last, low, high, window_cmax)
     k = int(np.searchsorted(t, auc_end_day, side="left"))
     n_blq = int(blq_used[: k + 1].sum())
     t_seg, y_seg = t[: k + 1].copy(), y[: k + 1].copy()
@@ -278,7 +281,11 @@ def expansion_summary(
         y_seg[-1] = np.interp(auc_end_day, t[k - 1 : k + 1], y[k - 1 : k + 1])
         t_seg[-1] = auc_end_day
     auc = float(np.trapezoid(y_seg, t_seg))
-    return Expansion(cmax, tmax, auc, n_blq, last, low, high, window_cmax)
+    return Kinetics(cmax, tmax, auc, n_blq, last, low, high, window_cmax)
+
+
+Expansion = Kinetics
+expansion_summary = kinetics_summary
 
 
 def _trapezoid_to(t: np.ndarray, y: np.ndarray, end: float) -> float:
@@ -360,14 +367,14 @@ def _response_columns(
     return pd.DataFrame(rows, index=patients.index, columns=columns)
 
 
-def _expansion_columns(patients: pd.DataFrame, pk: pd.DataFrame, protocol: Protocol):
+def _kinetics_columns(patients: pd.DataFrame, pk: pd.DataFrame, protocol: Protocol):
     settings = protocol.pk
     known = _known(pk, patients)
     groups = dict(tuple(known.groupby("patient_id")))
     rows = []
     for pid in patients["patient_id"]:
         mine = groups.get(pid, known.iloc[:0])
-        e = expansion_summary(
+        e = kinetics_summary(
             mine["day"].astype("float64").to_numpy(),
             mine["copies_per_ug"].astype("float64").to_numpy(),
             mine["below_lloq"].fillna(True).astype(bool).to_numpy(),
@@ -501,7 +508,7 @@ def derive_patients(
         base,
         _dlt_columns(base, tables["adverse_events"], protocol),
         _response_columns(base, tables["responses"], protocol),
-        _expansion_columns(base, tables["pk"], protocol),
+        _kinetics_columns(base, tables["pk"], protocol),
         _manufacturing_columns(base, tables["manufacturing"], cutoff),
     ]
     return pd.concat(parts, axis=1).drop(columns="horizon")

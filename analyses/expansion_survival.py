@@ -1,7 +1,8 @@
 """PFS and OS of the expanded construct at its expansion dose: Kaplan-Meier and Weibull.
 
 The population is every infused patient of the construct at the expansion dose level,
-Phase 1 and Phase 2, with times known at the data cut-off (:class:`dartnk.models.SurvivalData`).
+Phase 1 and Phase 2, with times known at the data cut-off
+(:func:`~dartnk.analyses.model_inputs.survival_inputs`).
 Kaplan-Meier estimates come from lifelines (Greenwood intervals); the Bayesian estimates
 from the Weibull model of :func:`dartnk.models.fit_survival` (one scale, pooled), sampled
 with an explicit seed and checked against the protocol's diagnostic gates.
@@ -161,7 +162,9 @@ def analyse_expansion_survival(
     ci_prob : float, default 0.90
     progressbar : bool, optional
     """
-    from dartnk.models import SurvivalData, fit_survival, kaplan_meier
+    from dartnk.models import fit_survival, kaplan_meier
+
+    from .model_inputs import survival_inputs
 
     patients = trial.patients
     chosen = patients[(patients["construct"] == construct) & (patients["dose_level"] == dose_level)]
@@ -172,18 +175,11 @@ def analyse_expansion_survival(
         seed = int(np.random.SeedSequence().generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
     roots = np.random.SeedSequence(seed).spawn(len(_ENDPOINTS))
     for i, endpoint in enumerate(_ENDPOINTS):
-        data = SurvivalData.from_trial(subset, endpoint, labels, phase=None)
-        km = kaplan_meier(data, labels, prob=ci_prob).iloc[0]
+        inputs = survival_inputs(subset, endpoint, constructs=labels)
+        km = kaplan_meier(inputs.data, labels, prob=ci_prob).iloc[0]
         rows.append({"endpoint": endpoint, **km.drop("construct").to_dict()})
-        if model and data.time.size:
-            fit = fit_survival(
-                subset,
-                endpoint,
-                by_construct=False,
-                constructs=labels,
-                seed=roots[i],
-                progressbar=progressbar,
-            )
+        if model and inputs.data.time.size:
+            fit = fit_survival(inputs, by_construct=False, seed=roots[i], progressbar=progressbar)
             fits.append(fit)
     return ExpansionSurvival(
         construct=construct,

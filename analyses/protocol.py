@@ -208,10 +208,11 @@ class Priors(_Section):
     ``exnex_weight``. Response: Beta prior of one construct's ORR (``response_beta``);
     hierarchical logit ORR mu ~ N(``response_logit_mean``, ``response_logit_sd``),
     tau ~ HalfNormal(``response_tau_scale``), log-dose slope ~ N(0,
-    ``response_dose_slope_sd``). Expansion (log10 Cmax and log10 AUC0-28 of copies):
-    intercepts at the reference dose ~ N(``expansion_mean``, ``expansion_sd``), log-dose
-    slope ~ N(0, ``expansion_slope_sd``), tau ~ HalfNormal(``expansion_tau_scale``),
-    residual sd ~ HalfNormal(``expansion_sigma_scale``). Lot release: Beta
+    ``response_dose_slope_sd``). Kinetics, the CAR-NK cells' in vivo expansion and
+    persistence (log10 Cmax and log10 AUC0-28 of copies): intercepts at the reference dose
+    ~ N(``kinetics_mean``, ``kinetics_sd``), log-dose slope ~ N(0, ``kinetics_slope_sd``),
+    tau ~ HalfNormal(``kinetics_tau_scale``), residual sd ~
+    HalfNormal(``kinetics_sigma_scale``). Lot release: Beta
     (``manufacturing_beta``). Survival (Weibull, days): log scale ~
     N(``survival_log_scale``), log shape ~ N(``survival_log_shape``).
     """
@@ -227,14 +228,27 @@ class Priors(_Section):
     response_logit_sd: Positive = 1.5
     response_tau_scale: Positive = 1.0
     response_dose_slope_sd: Positive = 1.0
-    expansion_mean: tuple[float, float] = (3.0, 4.5)
-    expansion_sd: tuple[Positive, Positive] = (1.5, 1.5)
-    expansion_slope_sd: Positive = 1.0
-    expansion_tau_scale: Positive = 0.5
-    expansion_sigma_scale: Positive = 1.0
+    kinetics_mean: tuple[float, float] = (3.0, 4.5)
+    kinetics_sd: tuple[Positive, Positive] = (1.5, 1.5)
+    kinetics_slope_sd: Positive = 1.0
+    kinetics_tau_scale: Positive = 0.5
+    kinetics_sigma_scale: Positive = 1.0
     manufacturing_beta: tuple[Positive, Positive] = (1.0, 1.0)
     survival_log_scale: tuple[float, Positive] = (5.2, 1.5)
     survival_log_shape: tuple[float, Positive] = (0.0, 0.5)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_names(cls, values: Any) -> Any:
+        former = (
+            sorted(k for k in values if str(k).startswith("expansion_"))
+            if isinstance(values, dict)
+            else []
+        )
+        if former:
+            renamed = [f"kinetics_{k.removeprefix('expansion_')}" for k in former]
+            raise ValueError(f"{former} are now named {renamed} (the CAR-NK kinetics priors)")
+        return values
 
 
 class Desirability(_Section):
@@ -250,7 +264,7 @@ class Desirability(_Section):
         return self
 
 
-SELECTION_COMPONENTS = ("safety", "efficacy", "expansion", "manufacturability")
+SELECTION_COMPONENTS = ("safety", "efficacy", "kinetics", "manufacturability")
 
 
 class Selection(_Section):

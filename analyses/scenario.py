@@ -2,7 +2,7 @@
 
 A :class:`Scenario` holds every number the trial generator needs that the protocol does not
 fix: the true DLT probability per construct and dose, when DLTs occur inside the window, the
-true response probability, the expansion curve, the lot release probability, the antigen
+true response probability, the CAR-NK kinetics, the lot release probability, the antigen
 H-score distributions of screened patients, accrual, dropout and survival. Like the
 protocol it is a validated, frozen, hashable configuration read from YAML; it names
 constructs and dose labels, so :meth:`Scenario.check` verifies it against a protocol
@@ -106,8 +106,8 @@ class Response(_Section):
     not_evaluable: Chance = 0.03
 
 
-class Expansion(_Section):
-    """CAR transgene kinetics, expansion then contraction (the piecewise log-linear shape of
+class Kinetics(_Section):
+    """CAR transgene kinetics, a rise then contraction (the piecewise log-linear shape of
     cellular kinetic models, Stein et al. 2019, CPT Pharmacometrics Syst Pharmacol 8:285-295):
     log10 copies per microgram of genomic DNA rise by ``rise_log10_per_day`` up to Cmax at
     ``tmax_days``, then fall with the construct's half-life. log10 Cmax is set by construct
@@ -125,7 +125,7 @@ class Expansion(_Section):
     sample_days: tuple[NonNegativeInt, ...] = (0, 1, 3, 7, 10, 14, 21, 28, 42, 56, 90)
 
     @model_validator(mode="after")
-    def _plausible(self) -> Expansion:
+    def _plausible(self) -> Kinetics:
         days = self.sample_days
         if not days or days[0] != 0 or any(b <= a for a, b in itertools.pairwise(days)):
             raise ValueError(f"sample_days must start at 0 (pre-dose) and increase, got {days}")
@@ -236,7 +236,7 @@ class Scenario(_Section):
     description: str = ""
     toxicity: Toxicity
     response: Response
-    expansion: Expansion
+    kinetics: Kinetics
     manufacturing: Manufacturing
     antigens: dict[str, AntigenDistribution]
     accrual: Accrual = Accrual()
@@ -259,14 +259,14 @@ class Scenario(_Section):
         per_dose = {
             "toxicity.dlt_probability": self.toxicity.dlt_probability,
             "response.probability": self.response.probability,
-            "expansion.log10_cmax": self.expansion.log10_cmax,
+            "kinetics.log10_cmax": self.kinetics.log10_cmax,
         }
         for path, mapping in per_dose.items():
             problems += _key_problems(path, mapping, ids, "constructs")
             for construct, by_dose in mapping.items():
                 problems += _key_problems(f"{path}.{construct}", by_dose, labels, "dose labels")
         for path, mapping in {
-            "expansion.half_life_days": self.expansion.half_life_days,
+            "kinetics.half_life_days": self.kinetics.half_life_days,
             "manufacturing.release_probability": self.manufacturing.release_probability,
         }.items():
             problems += _key_problems(path, mapping, ids, "constructs")
@@ -328,8 +328,8 @@ class Scenario(_Section):
                         "dose": dose,
                         "dlt_probability": p_dlt,
                         "response_probability": self.response.probability[construct][dose],
-                        "log10_cmax": self.expansion.log10_cmax[construct][dose],
-                        "half_life_days": self.expansion.half_life_days[construct],
+                        "log10_cmax": self.kinetics.log10_cmax[construct][dose],
+                        "half_life_days": self.kinetics.half_life_days[construct],
                         "release_probability": self.manufacturing.release_probability[construct],
                     }
                 )

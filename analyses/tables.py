@@ -278,7 +278,7 @@ def _pk(protocol: Protocol) -> pa.DataFrameSchema:
         name="pk",
         unique=["patient_id", "day"],
         title="one row per blood sample",
-        description="CAR-NK expansion and persistence by qPCR of the CAR transgene.",
+        description="CAR-NK kinetics, in vivo expansion and persistence, by CAR transgene qPCR.",
     )
 
 

@@ -14,12 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dartnk.models import tite_weight
+
 from .derive import default_cutoff, derive_patients
 from .errors import InputError
+from .model_inputs import model_inputs
 from .protocol import Protocol, default_protocol, load_protocol
 from .validation import validate_tables
 
@@ -80,7 +84,7 @@ class EscalationData:
     def weight(self) -> np.ndarray:
         """TITE weight of each patient: 1 where complete, min(1, follow-up / window) else
         (Cheung and Chappell 2000, Biometrics 56:1177-1182)."""
-        return np.where(np.isnan(self.followup), 1.0, np.minimum(1.0, self.followup / self.window))
+        return np.where(np.isnan(self.followup), 1.0, tite_weight(self.followup, self.window))
 
     def summary(self) -> pd.DataFrame:
         """One row per patient: ``patient_id``, ``dose_level`` (label), ``dose_index``,
@@ -184,6 +188,28 @@ class TrialData:
     def at_cutoff(self, cutoff: int) -> TrialData:
         """The same validated tables derived at another cut-off study day."""
         return _build(self.protocol, dict(self.tables), _check_cutoff(cutoff), self.warnings)
+
+    def model_inputs(self, kind: str, /, **options: object) -> Any:
+        """The inputs bundle of a model of :mod:`dartnk.models`, converted once from this
+        data cut and its protocol (:func:`dartnk.analyses.model_inputs.model_inputs`).
+
+        This makes a data cut a :class:`dartnk.models.ModelInputSource`: every
+        ``dartnk.models.fit_*`` entry takes it and calls this method.
+
+        Parameters
+        ----------
+        kind : {"toxicity", "crm", "response", "kinetics", "manufacturing", "survival"}
+        **options
+            The adapter's options, e.g. ``phase``, ``tite``, ``constructs`` for
+            ``"toxicity"``.
+
+        Returns
+        -------
+        dartnk.models.ModelInputs
+            The bundle of ``kind``: ``ToxicityInputs``, ``CRMInputs``, ``ResponseInputs``,
+            ``KineticsInputs``, ``ManufacturingInputs`` or ``SurvivalInputs``.
+        """
+        return model_inputs(self, kind, **options)
 
     def escalation_data(self, construct: str, *, phase: int | None = 1) -> EscalationData:
         """DLT data of one arm for the escalation designs.

@@ -13,7 +13,7 @@ after 1000 tuning steps, prior predictive, diagnostics), whether it passed its g
 smallest bulk ESS over its gated parameters and that ESS per second of wall time. The goal
 of issue 5: all models under 60 s warm on the 2-core machine, every gate passed. Two totals
 are printed: the interim set, each model once as an interim analysis fits it (EXNEX
-dose-toxicity, the CRM of each arm, response, expansion, manufacturing, PFS, OS), which
+dose-toxicity, the CRM of each arm, response, kinetics, manufacturing, PFS, OS), which
 the goal is judged on, and the same with the two alternative hierarchies of the
 dose-toxicity model (exchangeable, independent) as well.
 """
@@ -37,7 +37,7 @@ MODELS = (
     "CRM arm B",
     "CRM arm C",
     "response",
-    "expansion",
+    "kinetics",
     "manufacturing",
     "PFS (Weibull)",
     "OS (Weibull)",
@@ -55,8 +55,8 @@ def _fit(name: str, trial, *, seed: int, cores: int):
         return models.fit_crm(trial, name[-1], **options)
     if name == "response":
         return models.fit_response(trial, **options)
-    if name == "expansion":
-        return models.fit_expansion(trial, **options)
+    if name == "kinetics":
+        return models.fit_kinetics(trial, **options)
     if name == "manufacturing":
         return models.fit_manufacturing(trial, **options)
     endpoint = name.split()[0].lower()

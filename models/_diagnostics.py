@@ -10,47 +10,11 @@ import numpy as np
 import pandas as pd
 
 from ._arviz import InferenceData, posterior_table
+from ._settings import Gates
 
-__all__ = ["Diagnostics", "Gates", "diagnose"]
+__all__ = ["Diagnostics", "diagnose"]
 
 _COLUMNS = ("parameter", "r_hat", "ess_bulk", "ess_tail", "mcse_mean", "sd")
-
-
-@dataclass(frozen=True)
-class Gates:
-    """Diagnostic gates of a fit (the protocol's ``sampling`` settings).
-
-    A fit passes when every gated parameter has R-hat below ``max_rhat`` and bulk
-    effective sample size above ``min_ess_bulk``, and the sampler reported at most
-    ``max_divergences`` divergent transitions after tuning.
-
-    Parameters
-    ----------
-    max_rhat : float, default 1.01
-        Rank-normalised split R-hat (Vehtari et al. 2021) must be below this.
-    min_ess_bulk : float, default 400
-        Bulk effective sample size must exceed this.
-    max_divergences : int, default 0
-        Divergent transitions allowed.
-
-    References
-    ----------
-    Vehtari A, Gelman A, Simpson D, Carpenter B, Bürkner P-C (2021). Rank-normalization,
-    folding, and localization: an improved R-hat for assessing convergence of MCMC.
-    Bayesian Analysis 16:667-718.
-    """
-
-    max_rhat: float = 1.01
-    min_ess_bulk: float = 400.0
-    max_divergences: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.max_rhat > 1.0:
-            raise ValueError(f"max_rhat {self.max_rhat} must exceed 1")
-        if not self.min_ess_bulk > 0:
-            raise ValueError(f"min_ess_bulk {self.min_ess_bulk} must be positive")
-        if int(self.max_divergences) != self.max_divergences or self.max_divergences < 0:
-            raise ValueError(f"max_divergences {self.max_divergences} must be a count >= 0")
 
 
 @dataclass(frozen=True, repr=False)

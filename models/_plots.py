@@ -16,13 +16,13 @@ from ._intervals import flat_draws
 
 if TYPE_CHECKING:
     from ._dlt import ToxicityFit
-    from .kinetics import ExpansionFit
+    from .kinetics import KineticsFit
     from .manufacturing import ManufacturingFit
     from .response import ResponseFit
     from .survival import SurvivalFit
 
 __all__ = [
-    "expansion_figure",
+    "kinetics_figure",
     "manufacturing_figure",
     "response_figure",
     "survival_figure",
@@ -99,7 +99,7 @@ def response_figure(fit: ResponseFit, *, prob: float = 0.9) -> Figure:
 _ENDPOINT_TITLES = {"log10_cmax": "log10 Cmax (copies/ug)", "log10_auc": "log10 AUC0-28"}
 
 
-def expansion_figure(fit: ExpansionFit, *, prob: float = 0.9) -> Figure:
+def kinetics_figure(fit: KineticsFit, *, prob: float = 0.9) -> Figure:
     """Mean log10 Cmax and AUC0-28 by dose per construct with ``prob`` bands, and each
     patient's value (filled), or upper bound when censored (open)."""
     from .kinetics import ENDPOINTS

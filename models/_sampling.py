@@ -24,62 +24,11 @@ import pytensor
 from ._arviz import InferenceData, stamp
 from ._diagnostics import Diagnostics, Gates, diagnose
 from ._fit import Fit
+from ._settings import SamplingSettings
 
-__all__ = ["SamplingSettings", "SeedPlan", "auto_progressbar", "sample", "seed_plan"]
+__all__ = ["SeedPlan", "auto_progressbar", "sample", "seed_plan"]
 
 SAMPLER = "pymc NUTS"
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    """MCMC settings (the protocol's ``sampling`` section).
-
-    Parameters
-    ----------
-    chains : int, default 4
-    draws : int, default 1000
-        Draws kept per chain, after tuning.
-    tune : int, default 1000
-        Tuning (warm-up) steps per chain, discarded.
-    target_accept : float, default 0.9
-        Target acceptance rate of NUTS step-size adaptation.
-    cores : int, default 1
-        Processes running chains; chains are seeded one by one, so the draws do not
-        depend on it.
-    prior_draws : int, default 500
-        Draws of the prior and prior predictive distributions.
-    retry_target_accept : tuple of float, default (0.95, 0.99)
-        When a run has more divergent transitions than the gates allow, it is run again
-        (same seeds) with each higher target acceptance in turn, a smaller step size that
-        explores the regions where the integrator diverged (Betancourt 2017); the first
-        run within the divergence gate is kept, else the last. Empty: no retry.
-
-    References
-    ----------
-    Betancourt M (2017). A conceptual introduction to Hamiltonian Monte Carlo.
-    arXiv:1701.02434.
-    """
-
-    chains: int = 4
-    draws: int = 1000
-    tune: int = 1000
-    target_accept: float = 0.9
-    cores: int = 1
-    prior_draws: int = 500
-    retry_target_accept: tuple[float, ...] = (0.95, 0.99)
-
-    def __post_init__(self) -> None:
-        for name in ("chains", "draws", "cores", "prior_draws"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} = {value}: expected a whole number >= 1")
-        if int(self.tune) != self.tune or self.tune < 0:
-            raise ValueError(f"tune = {self.tune}: expected a whole number >= 0")
-        if not 0.0 < self.target_accept < 1.0:
-            raise ValueError(f"target_accept = {self.target_accept}: expected 0 < value < 1")
-        for value in self.retry_target_accept:
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"retry_target_accept {value}: expected 0 < value < 1")
 
 
 @dataclass(frozen=True)

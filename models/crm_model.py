@@ -29,22 +29,14 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from ._diagnostics import Gates
-from ._dlt import (
-    DEFAULT_INTERVALS,
-    DLTData,
-    ToxicityFit,
-    dlt_loglik,
-    dlt_prior_predictive,
-    dlt_table,
-)
+from ._dlt import DEFAULT_INTERVALS, ToxicityFit, dlt_loglik, dlt_prior_predictive
 from ._fit import fit_fields
-from ._inputs import SamplingOptions, protocol_of, run_options
-from ._sampling import SamplingSettings, sample
+from ._sampling import sample
+from ._settings import Gates, SamplingOptions, SamplingPlan, SamplingSettings
+from .data import DLTData
+from .inputs import CRMInputs, ModelInputSource, resolve_inputs
 
 __all__ = ["CRMModelFit", "crm", "fit_crm"]
-
-_MODELS = ("empiric", "logistic")
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -129,34 +121,20 @@ def _build(
 
 
 def _fit(
-    data: DLTData,
+    inputs: CRMInputs,
     *,
-    skeleton: Sequence[float],
-    model: str,
-    intercept: float,
-    prior_var: float,
-    intervals: Sequence[float],
     settings: SamplingSettings,
     gates: Gates,
     seed: int | np.random.SeedSequence | None,
     progressbar: bool | None,
     protocol_hash: str | None,
-    doses: Sequence[float] | None,
 ) -> CRMModelFit:
-    s = np.asarray(skeleton, dtype=float)
-    if s.shape != (len(data.dose_labels),):
-        raise ValueError(f"skeleton has {s.size} values for {len(data.dose_labels)} doses")
-    if np.any((s <= 0) | (s >= 1)) or np.any(np.diff(s) <= 0):
-        raise ValueError(f"skeleton {s.tolist()} must increase strictly inside (0, 1)")
-    if model not in _MODELS:
-        raise ValueError(f"model = {model!r}: expected 'empiric' or 'logistic'")
-    if not prior_var > 0:
-        raise ValueError(f"prior_var {prior_var} must be positive")
-    low, high = (float(v) for v in intervals)
-    if not 0.0 < low < high < 1.0:
-        raise ValueError(f"intervals ({low}, {high}) must satisfy 0 < low < high < 1")
+    data = inputs.data
+    s = np.asarray(inputs.skeleton, dtype=float)
+    model, intercept, prior_var = inputs.model, inputs.intercept, inputs.prior_var
+    low, high = inputs.intervals
     fit = sample(
-        _build(data, s, model, float(intercept), float(prior_var)),
+        _build(data, s, model, intercept, prior_var),
         settings=settings,
         gates=gates,
         seed=seed,
@@ -166,19 +144,19 @@ def _fit(
         name=f"CRM ({model})",
         protocol_hash=protocol_hash,
         postprocess=dlt_prior_predictive(data),
-        attrs={"crm_model": model, "intercept": float(intercept), "prior_var": float(prior_var)},
+        attrs={"crm_model": model, "intercept": intercept, "prior_var": prior_var},
     )
     return CRMModelFit(
         **fit_fields(fit),
         constructs=data.constructs,
         dose_labels=data.dose_labels,
-        doses=tuple(float(v) for v in doses) if doses is not None else tuple(map(float, s)),
+        doses=inputs.doses if inputs.doses is not None else inputs.skeleton,
         intervals=(low, high),
         counts=data.counts(),
         hierarchy="single arm",
-        skeleton=tuple(float(v) for v in s),
+        skeleton=inputs.skeleton,
         model=model,
-        intercept=float(intercept),
+        intercept=intercept,
     )
 
 
@@ -244,27 +222,26 @@ def crm(
         constructs=("arm",),
         dose_labels=dose_labels,
     )
-    return _fit(
-        data,
-        skeleton=s,
+    inputs = CRMInputs(
+        data=data,
+        skeleton=tuple(s),
         model=model,
         intercept=intercept,
         prior_var=prior_var,
-        intervals=intervals,
-        settings=SamplingSettings(
-            chains=chains, draws=draws, tune=tune, target_accept=target_accept, cores=cores
+        intervals=tuple(intervals),
+        plan=SamplingPlan(
+            settings=SamplingSettings(
+                chains=chains, draws=draws, tune=tune, target_accept=target_accept, cores=cores
+            ),
+            gates=gates or Gates(),
         ),
-        gates=gates or Gates(),
-        seed=seed,
-        progressbar=progressbar,
-        protocol_hash=None,
-        doses=None,
     )
+    return _fit(inputs, **inputs.plan.arguments({"seed": seed, "progressbar": progressbar}))
 
 
 def fit_crm(
-    data: object,
-    construct: str,
+    data: CRMInputs | ModelInputSource,
+    construct: str | None = None,
     *,
     phase: int | None = 1,
     tite: bool = True,
@@ -272,38 +249,22 @@ def fit_crm(
 ) -> CRMModelFit:
     """The protocol's CRM working model for one arm of a data cut, by MCMC.
 
-    Skeleton, model, intercept and prior variance come from the protocol's
-    ``phase1.crm`` section; pending patients enter with their TITE weights when ``tite``
-    (the protocol's DLT window). Phase 1 patients by default, as the escalation uses.
-    ``**sampling`` takes ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``,
-    ``seed``, ``gates`` and ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
-    protocol's settings and gates by default).
+    ``data`` is a :class:`~dartnk.models.CRMInputs`, or a data cut
+    (:class:`dartnk.analyses.TrialData`) that converts to it for ``construct``: skeleton,
+    model, intercept and prior variance from the protocol's ``phase1.crm`` section,
+    pending patients with their TITE weights when ``tite`` (the protocol's DLT window),
+    Phase 1 patients by default, as the escalation uses. ``construct``, ``phase`` and
+    ``tite`` select patients of a data cut; with :class:`~dartnk.models.CRMInputs` they
+    keep their defaults. ``**sampling`` takes ``draws``, ``tune``, ``chains``,
+    ``target_accept``, ``cores``, ``seed``, ``gates`` and ``progressbar``
+    (:class:`~dartnk.models.SamplingOptions`; the inputs' plan by default: the
+    protocol's settings and gates for a data cut).
     """
-    protocol = protocol_of(data)
-    if protocol is None:
-        raise TypeError("fit_crm needs a data cut (TrialData); use crm() on arrays")
-    if construct not in protocol.construct_ids:
-        raise ValueError(f"construct = {construct!r}: expected one of {protocol.construct_ids}")
-    table = dlt_table(data, phase=phase, tite=tite)
-    table = table[table["construct"] == construct]
-    settings = protocol.phase1.crm
-    arm = DLTData.from_patients(
-        np.zeros(len(table), dtype=np.int64),
-        table["dose_index"].to_numpy(),
-        table["dlt"].to_numpy(),
-        table["followup"].to_numpy() if tite else None,
-        window=float(protocol.dlt_window) if tite else None,
-        constructs=(construct,),
-        dose_labels=protocol.dose_labels,
+    inputs = resolve_inputs(
+        data,
+        "crm",
+        entry="fit_crm",
+        selection={"construct": construct, "phase": phase, "tite": tite},
+        defaults={"construct": None, "phase": 1, "tite": True},
     )
-    toxicity = protocol.toxicity
-    return _fit(
-        arm,
-        skeleton=settings.skeleton,
-        model=settings.model,
-        intercept=settings.intercept,
-        prior_var=settings.prior_var,
-        intervals=(toxicity.underdose_below, toxicity.overdose_from),
-        **run_options(data, sampling),
-        doses=protocol.doses,
-    )
+    return _fit(inputs, **inputs.plan.arguments(sampling))

@@ -1,13 +1,15 @@
-"""CAR-NK expansion and persistence: log10 Cmax and log10 AUC0-28 per construct and dose.
+"""CAR-NK cell kinetics: log10 Cmax and log10 AUC0-28 per construct and dose.
 
-Data, per infused patient whose CAR transgene samples (qPCR, copies per ug of genomic
-DNA) reach day 28 at the cut-off:
+Kinetics is the in vivo expansion and persistence of the CAR-NK cells, measured by the
+CAR transgene in blood (qPCR, copies per ug of genomic DNA). Data, per infused patient
+whose samples reach day 28 at the cut-off (:class:`~dartnk.models.KineticsData`, built
+for a data cut by :func:`dartnk.analyses.model_inputs.kinetics_data`):
 
 - Cmax: the largest quantified value on days 0-28 (the AUC window, so that later samples
   do not change it); a patient with no quantified sample there has
   log10 Cmax < log10(LLOQ), the lower limit of quantification: left-censored;
 - AUC0-28 of copies by the trapezoid rule, with every below-LLOQ sample between 0 and the
-  LLOQ: the AUC lies in [low, high] (:func:`dartnk.analyses.expansion_summary`),
+  LLOQ: the AUC lies in [low, high] (:func:`dartnk.analyses.kinetics_summary`),
   interval-censored on the log10 scale, left-censored when no sample is quantified
   (low = 0) and exact when no sample is below the LLOQ.
 
@@ -19,10 +21,11 @@ Model, for endpoint k (Cmax, AUC) and patient i of construct c at dose d:
     a_kc ~ N(mu_k, tau_k)  (hierarchical normal across constructs),
     mu_k ~ N(m_k, s_k),  b_k ~ N(0, 1),  tau_k ~ HalfNormal(0.5),  sigma_k ~ HalfNormal(1),
 
-with m = (3.0, 4.5) and s = (1.5, 1.5) (the protocol's ``priors.expansion_*``): a prior
-median Cmax of 1,000 copies/ug and AUC0-28 of about 30,000 copies x day/ug at the
-reference dose. The two endpoints are modelled side by side with independent residuals.
-The levels a_kc are sampled as their mean over constructs and zero-sum deviations
+with m = (3.0, 4.5) and s = (1.5, 1.5) (the inputs' :class:`~dartnk.models.KineticsPrior`;
+for the trial, the protocol's ``priors.kinetics_*``): a prior median Cmax of 1,000
+copies/ug and AUC0-28 of about 30,000 copies x day/ug at the reference dose. The two
+endpoints are modelled side by side with independent residuals. The levels a_kc are
+sampled as their mean over constructs and zero-sum deviations
 (:mod:`dartnk.models._hierarchy`), and mu is drawn from its exact conditional.
 
 References
@@ -35,7 +38,7 @@ a below-LLOQ observation is the probability of being below it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Unpack
 
 import numpy as np
@@ -44,125 +47,23 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from ._diagnostics import Gates
 from ._fit import Fit, fit_fields
 from ._hierarchy import draw_population_mean, exchangeable_levels
-from ._inputs import SamplingOptions, as_index, construct_labels, protocol_of, run_options
 from ._intervals import draw_summary
 from ._sampling import sample
+from ._settings import Gates, SamplingOptions, SamplingSettings
+from .data import KineticsData
+from .inputs import KineticsInputs, ModelInputSource, resolve_inputs
+from .priors import KineticsPrior
 
-__all__ = ["ENDPOINTS", "ExpansionData", "ExpansionFit", "ExpansionPrior", "fit_expansion"]
+__all__ = ["ENDPOINTS", "KineticsFit", "fit_kinetics"]
 
 ENDPOINTS = ("log10_cmax", "log10_auc")
-_EXACT_RELATIVE_WIDTH = 1e-9
-
-
-@dataclass(frozen=True)
-class ExpansionPrior:
-    """Prior of the expansion model (module docstring); pairs are (Cmax, AUC)."""
-
-    mean: tuple[float, float] = (3.0, 4.5)
-    sd: tuple[float, float] = (1.5, 1.5)
-    slope_sd: float = 1.0
-    tau_scale: float = 0.5
-    sigma_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        if len(self.mean) != 2 or not np.all(np.isfinite(self.mean)):
-            raise ValueError(f"mean {self.mean} must be two finite numbers (Cmax, AUC)")
-        if len(self.sd) != 2 or not all(v > 0 for v in self.sd):
-            raise ValueError(f"sd {self.sd} must be two positive numbers (Cmax, AUC)")
-        for name in ("slope_sd", "tau_scale", "sigma_scale"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} {getattr(self, name)} must be positive")
-
-    @classmethod
-    def from_protocol(cls, protocol: object | None) -> ExpansionPrior:
-        """The protocol's ``priors.expansion_*``, else the defaults."""
-        priors = getattr(protocol, "priors", None)
-        if priors is None:
-            return cls()
-        return cls(
-            mean=tuple(priors.expansion_mean),
-            sd=tuple(priors.expansion_sd),
-            slope_sd=priors.expansion_slope_sd,
-            tau_scale=priors.expansion_tau_scale,
-            sigma_scale=priors.expansion_sigma_scale,
-        )
-
-
-@dataclass(frozen=True)
-class ExpansionData:
-    """Censored log10 endpoints per patient.
-
-    Attributes
-    ----------
-    construct, dose : ndarray of int, shape (patients,)
-        0-based construct and dose positions.
-    lower, upper : ndarray, shape (patients, 2)
-        Bounds of (log10 Cmax, log10 AUC): equal when observed exactly, ``lower`` = -inf
-        when left-censored.
-    patient_ids : tuple of str
-    """
-
-    construct: np.ndarray
-    dose: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    patient_ids: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        k = self.construct.size
-        if self.dose.shape != (k,):
-            raise ValueError("dose must have one entry per patient")
-        if self.lower.shape != (k, 2) or self.upper.shape != (k, 2):
-            raise ValueError("lower and upper must have shape (patients, 2)")
-        if np.any(~np.isfinite(self.upper)):
-            raise ValueError("every upper bound must be finite")
-        if np.any(self.lower > self.upper):
-            raise ValueError("a lower bound lies above its upper bound")
-
-    @classmethod
-    def from_patients(
-        cls, patients: pd.DataFrame, labels: Sequence[str], *, lloq: float
-    ) -> ExpansionData:
-        """From a data cut's per-patient derivations (``window_cmax``,
-        ``auc_copies_low``, ``auc_copies_high``): infused patients whose samples reach
-        day 28 (the others' window Cmax and AUC are not known yet)."""
-        infused = patients["infused"].astype(bool).to_numpy()
-        high = patients["auc_copies_high"].astype("float64").to_numpy()
-        keep = infused & np.isfinite(high)
-        chosen = patients[keep]
-        cmax = chosen["window_cmax"].astype("float64").to_numpy()
-        low = chosen["auc_copies_low"].astype("float64").to_numpy()
-        high = high[keep]
-        detected = np.isfinite(cmax)
-        log_lloq = np.log10(lloq)
-        cmax_upper = np.where(detected, np.log10(np.where(detected, cmax, 1.0)), log_lloq)
-        cmax_lower = np.where(detected, cmax_upper, -np.inf)
-        with np.errstate(divide="ignore"):
-            auc_lower = np.log10(low)
-        auc_upper = np.log10(high)
-        return cls(
-            construct=as_index(chosen["construct"].astype(str).to_numpy(), labels),
-            dose=chosen["dose_index"].astype("int64").to_numpy(),
-            lower=np.column_stack([cmax_lower, auc_lower]),
-            upper=np.column_stack([cmax_upper, auc_upper]),
-            patient_ids=tuple(chosen["patient_id"].astype(str)),
-        )
-
-    def kinds(self, endpoint: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Indices of exact, left-censored and interval-censored patients."""
-        lower, upper = self.lower[:, endpoint], self.upper[:, endpoint]
-        left = ~np.isfinite(lower)
-        exact = ~left & (upper - lower <= _EXACT_RELATIVE_WIDTH * np.maximum(1.0, abs(upper)))
-        interval = ~left & ~exact
-        return np.flatnonzero(exact), np.flatnonzero(left), np.flatnonzero(interval)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class ExpansionFit(Fit):
-    """Posterior of the expansion model.
+class KineticsFit(Fit):
+    """Posterior of the kinetics model.
 
     Attributes
     ----------
@@ -170,14 +71,14 @@ class ExpansionFit(Fit):
     counts : DataFrame
         Per construct and dose: ``patients`` modelled, ``cmax_censored`` (no quantified
         sample), ``auc_censored`` (interval- or left-censored AUC).
-    data : ExpansionData
+    data : KineticsData
         The censored endpoints of the patients modelled.
     """
 
     constructs: tuple[str, ...]
     dose_labels: tuple[str, ...]
     counts: pd.DataFrame
-    data: ExpansionData
+    data: KineticsData
 
     def mean_log10(self) -> xr.DataArray:
         """Draws of the mean log10 endpoint, dims (chain, draw, endpoint, construct, dose)."""
@@ -209,13 +110,13 @@ class ExpansionFit(Fit):
     def plot(self, *, prob: float = 0.9) -> object:
         """Mean log10 Cmax and AUC0-28 by dose per construct with credible bands and the
         patients' values (censored ones drawn at their upper bound, open markers)."""
-        from ._plots import expansion_figure
+        from ._plots import kinetics_figure
 
-        return expansion_figure(self, prob=prob)
+        return kinetics_figure(self, prob=prob)
 
 
 def _censored_normal(
-    name: str, mu: pt.TensorVariable, sigma: pt.TensorVariable, data: ExpansionData, k: int
+    name: str, mu: pt.TensorVariable, sigma: pt.TensorVariable, data: KineticsData, k: int
 ) -> None:
     """The likelihood of endpoint ``k``: exact values by the normal density, left-censored
     ones by the normal CDF at the bound, interval-censored ones by the probability of
@@ -263,30 +164,33 @@ def _with_mu(idata, rng, hierarchy: dict) -> object:
     return idata
 
 
-def fit_expansion(
-    data: object,
+def fit_kinetics(
+    data: KineticsInputs | ModelInputSource,
     *,
-    prior: ExpansionPrior | None = None,
+    prior: KineticsPrior | None = None,
     constructs: Sequence[str] | None = None,
     **sampling: Unpack[SamplingOptions],
-) -> ExpansionFit:
-    """Posterior expansion (log10 Cmax, log10 AUC0-28) per construct and dose.
+) -> KineticsFit:
+    """Posterior kinetics (log10 Cmax, log10 AUC0-28) per construct and dose.
 
     Parameters
     ----------
-    data : TrialData
-        A data cut: per-patient ``window_cmax``, ``auc_copies_low`` and
-        ``auc_copies_high``.
-    prior : ExpansionPrior, optional
+    data : KineticsInputs or ModelInputSource
+        The inputs, or a data cut that converts to them
+        (:class:`dartnk.analyses.TrialData`: each patient's window Cmax and AUC bounds,
+        the protocol's LLOQ, prior, doses and sampling plan).
+    prior : KineticsPrior, optional
+        Replaces the prior of the inputs (the protocol's for a data cut).
     constructs : sequence of str, optional
+        Construct order of a data cut (the protocol's by default).
     **sampling
         ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
         ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
-        protocol's settings and gates by default).
+        inputs' plan by default: the protocol's settings and gates for a data cut).
 
     Returns
     -------
-    ExpansionFit
+    KineticsFit
         ``mean_log10()``, ``estimates()``, ``summary()``, ``plot()``.
 
     Notes
@@ -295,39 +199,38 @@ def fit_expansion(
     with a patient's value below the LLOQ entering as P(y < log10 LLOQ) and an AUC with
     below-LLOQ samples as P(log10 low < y < log10 high). Priors (protocol defaults):
     a_c ~ N(mu, tau), mu ~ N((3.0, 4.5), (1.5, 1.5)), b ~ N(0, 1), tau ~ HalfNormal(0.5),
-    sigma ~ HalfNormal(1).
+    sigma ~ HalfNormal(1). ``constructs`` selects the constructs of a data cut; with
+    :class:`~dartnk.models.KineticsInputs` it keeps its default.
     """
-    protocol = protocol_of(data)
-    if protocol is None:
-        raise TypeError("fit_expansion needs a data cut (TrialData)")
-    labels = construct_labels(
-        data.patients["construct"].astype(str), constructs or protocol.construct_ids
+    inputs = resolve_inputs(
+        data,
+        "kinetics",
+        entry="fit_kinetics",
+        selection={"constructs": constructs},
+        defaults={"constructs": None},
     )
-    cut = ExpansionData.from_patients(data.patients, labels, lloq=protocol.pk.lloq_copies_per_ug)
-    x = np.log(np.asarray(protocol.doses) / protocol.priors.reference_dose)
+    if prior is not None:
+        inputs = replace(inputs, prior=prior)
     return _fit(
-        cut,
-        labels=labels,
-        dose_labels=protocol.dose_labels,
-        log_dose=x,
-        prior=prior or ExpansionPrior.from_protocol(protocol),
-        **run_options(data, sampling),
+        inputs.data,
+        log_dose=np.log(np.asarray(inputs.doses) / inputs.reference_dose),
+        prior=inputs.prior,
+        **inputs.plan.arguments(sampling),
     )
 
 
 def _fit(
-    cut: ExpansionData,
+    cut: KineticsData,
     *,
-    labels: Sequence[str],
-    dose_labels: Sequence[str],
     log_dose: np.ndarray,
-    prior: ExpansionPrior,
-    settings,
+    prior: KineticsPrior,
+    settings: SamplingSettings,
     gates: Gates,
-    seed,
+    seed: int | np.random.SeedSequence | None,
     progressbar: bool | None,
     protocol_hash: str | None,
-) -> ExpansionFit:
+) -> KineticsFit:
+    labels, dose_labels = cut.constructs, cut.dose_labels
     coords = {"endpoint": list(ENDPOINTS), "construct": list(labels), "dose": list(dose_labels)}
     hierarchy = {
         "name": "level",
@@ -353,13 +256,13 @@ def _fit(
         progressbar=progressbar,
         gated=["level_mean", "mu", "slope", "tau", "sigma", "mean_log10"],
         shown=["mu", "slope", "tau", "sigma"],
-        name="expansion (censored hierarchical normal)",
+        name="kinetics (censored hierarchical normal)",
         protocol_hash=protocol_hash,
         postprocess=lambda idata, rng: _with_mu(idata, rng, hierarchy),
     )
     n_c, n_d = len(labels), len(dose_labels)
-    patients = np.zeros((n_c, n_d), dtype=np.int64)
-    np.add.at(patients, (cut.construct, cut.dose), 1)
+    modelled = np.zeros((n_c, n_d), dtype=np.int64)
+    np.add.at(modelled, (cut.construct, cut.dose), 1)
     censored = []
     for k in range(len(ENDPOINTS)):
         _, left, interval = cut.kinds(k)
@@ -372,12 +275,12 @@ def _fit(
         {
             "construct": [labels[i] for i in c.ravel()],
             "dose": [dose_labels[j] for j in d.ravel()],
-            "patients": patients.ravel(),
+            "patients": modelled.ravel(),
             "cmax_censored": censored[0].ravel(),
             "auc_censored": censored[1].ravel(),
         }
     )
-    return ExpansionFit(
+    return KineticsFit(
         **fit_fields(fit),
         constructs=tuple(labels),
         dose_labels=tuple(dose_labels),

@@ -1,19 +1,17 @@
 """Manufacturability: the probability that a product lot of a construct is released.
 
-Data: the lots of the patients enrolled by the cut-off C. A released lot counts once its
-release day is <= C. A failed lot carries no date, so its failure counts once a release
-could have been known: from its patient's enrolment day plus the shortest turnaround
-(release day - enrolment day) among the lots released by C; with no lot released yet,
-failures count at once. Lots still in manufacture by that rule, and lots whose outcome is
-missing, are left out as awaiting. Counting every failure at once would bias early
-estimates downwards: at C = 70 in the example cut, two lots of a patient enrolled on day
-69 would count as failed while the lot of a patient enrolled the same day, released on
-day 81, would not count at all.
+Data (:class:`~dartnk.models.LotData`): per construct, the product lots whose release
+outcome is known at the cut-off, and the released ones among them; lots still in
+manufacture are left out as awaiting. For a data cut
+:func:`dartnk.analyses.model_inputs.lot_data` counts them, with a failed lot counting only
+once a release could have been known, so that early estimates are not biased downwards.
 
 Model, per construct c with s_c released lots of n_c:
 
-    s_c ~ Binomial(n_c, q_c),  q_c ~ Beta(a, b),  a = b = 1 by default
-    (the protocol's ``priors.manufacturing_beta``),
+    s_c ~ Binomial(n_c, q_c),  q_c ~ Beta(a, b)
+
+(the inputs' :class:`~dartnk.models.BetaPrior`; for the trial, the protocol's
+``priors.manufacturing_beta``, a = b = 1),
 
 whose posterior is Beta(a + s_c, b + n_c - s_c) in closed form (conjugacy); the same model
 is also sampled with PyMC so that its draws combine, draw by draw, with the other models'
@@ -28,7 +26,7 @@ Analysis, 3rd ed., section 2.4 (the beta-binomial model). Chapman & Hall/CRC.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Unpack
 
 import numpy as np
@@ -38,11 +36,13 @@ import xarray as xr
 from scipy import stats
 
 from ._fit import Fit, fit_fields
-from ._inputs import SamplingOptions, construct_labels, protocol_of, run_options
 from ._intervals import draw_summary
 from ._sampling import sample
+from ._settings import SamplingOptions
+from .inputs import ManufacturingInputs, ModelInputSource, resolve_inputs
+from .priors import BetaPrior
 
-__all__ = ["ManufacturingFit", "beta_binomial_posterior", "fit_manufacturing", "lot_counts"]
+__all__ = ["ManufacturingFit", "beta_binomial_posterior", "fit_manufacturing"]
 
 
 def beta_binomial_posterior(
@@ -101,36 +101,6 @@ def beta_binomial_posterior(
     )
 
 
-def lot_counts(trial: object, labels: Sequence[str]) -> pd.DataFrame:
-    """Lots with a known release outcome at the cut-off, per construct (module docstring):
-    ``construct``, ``lots`` (known outcome), ``released``, ``awaiting``."""
-    enrolled = trial.patients.set_index(trial.patients["patient_id"].astype(str))["enrolled_day"]
-    lots = trial.tables["manufacturing"]
-    lots = lots[lots["patient_id"].astype(str).isin(enrolled.index)]
-    start = lots["patient_id"].astype(str).map(enrolled).astype("float64").to_numpy()
-    outcome = lots["released"].astype("boolean")
-    passed = outcome.fillna(False).to_numpy(dtype=bool)
-    failed = (~outcome).fillna(False).to_numpy(dtype=bool)
-    day = lots["release_study_day"].astype("float64").to_numpy()
-    released = passed & (day <= trial.cutoff)
-    turnaround = float(np.min(day[released] - start[released])) if released.any() else 0.0
-    known_failure = failed & (start + turnaround <= trial.cutoff)
-    known = released | known_failure
-    construct = lots["construct"].astype(str).to_numpy()
-    rows = []
-    for label in labels:
-        mine = construct == label
-        rows.append(
-            {
-                "construct": label,
-                "lots": int((mine & known).sum()),
-                "released": int((mine & released).sum()),
-                "awaiting": int((mine & ~known).sum()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 @dataclass(frozen=True, repr=False, eq=False)
 class ManufacturingFit(Fit):
     """Posterior lot release probability per construct.
@@ -174,9 +144,9 @@ class ManufacturingFit(Fit):
 
 
 def fit_manufacturing(
-    data: object,
+    data: ManufacturingInputs | ModelInputSource,
     *,
-    prior: Sequence[float] | None = None,
+    prior: BetaPrior | Sequence[float] | None = None,
     constructs: Sequence[str] | None = None,
     **sampling: Unpack[SamplingOptions],
 ) -> ManufacturingFit:
@@ -184,14 +154,19 @@ def fit_manufacturing(
 
     Parameters
     ----------
-    data : TrialData
-    prior : pair of float, optional
-        Beta(a, b); the protocol's ``priors.manufacturing_beta`` (1, 1) by default.
+    data : ManufacturingInputs or ModelInputSource
+        The inputs, or a data cut that converts to them
+        (:class:`dartnk.analyses.TrialData`: lots with a known outcome at the cut-off,
+        the protocol's prior and sampling plan).
+    prior : BetaPrior or pair of float, optional
+        Replaces the Beta(a, b) prior of the inputs (the protocol's
+        ``priors.manufacturing_beta``, (1, 1), for a data cut).
     constructs : sequence of str, optional
+        Construct order of a data cut (the protocol's by default).
     **sampling
         ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
         ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
-        protocol's settings and gates by default).
+        inputs' plan by default: the protocol's settings and gates for a data cut).
 
     Returns
     -------
@@ -204,26 +179,30 @@ def fit_manufacturing(
     Likelihood: released lots s_c ~ Binomial(n_c, q_c) among lots with a known outcome.
     Prior: q_c ~ Beta(1, 1) (the protocol's default); posterior Beta(1 + s_c, 1 + n_c - s_c).
     """
-    protocol = protocol_of(data)
-    if protocol is None:
-        raise TypeError("fit_manufacturing needs a data cut (TrialData)")
-    labels = construct_labels(
-        data.tables["manufacturing"]["construct"].astype(str),
-        constructs or protocol.construct_ids,
+    inputs = resolve_inputs(
+        data,
+        "manufacturing",
+        entry="fit_manufacturing",
+        selection={"constructs": constructs},
+        defaults={"constructs": None},
     )
-    counts = lot_counts(data, labels)
-    a, b = (float(v) for v in (prior or protocol.priors.manufacturing_beta))
-    with pm.Model(coords={"construct": list(labels)}) as model:
+    if prior is not None:
+        chosen = prior if isinstance(prior, BetaPrior) else BetaPrior(*prior)
+        inputs = replace(inputs, prior=chosen)
+    lots = inputs.data
+    a, b = inputs.prior.pair
+    with pm.Model(coords={"construct": list(lots.constructs)}) as model:
         q = pm.Beta("release_prob", alpha=a, beta=b, dims="construct")
-        pm.Binomial(
-            "released", n=counts["lots"].to_numpy(), p=q, observed=counts["released"].to_numpy()
-        )
+        pm.Binomial("released", n=lots.lots, p=q, observed=lots.released)
     fit = sample(
         model,
-        **run_options(data, sampling),
+        **inputs.plan.arguments(sampling),
         gated=["release_prob"],
         name="lot release (beta-binomial)",
     )
     return ManufacturingFit(
-        **fit_fields(fit), constructs=tuple(labels), counts=counts, beta_prior=(a, b)
+        **fit_fields(fit),
+        constructs=lots.constructs,
+        counts=lots.counts(),
+        beta_prior=(a, b),
     )

@@ -10,8 +10,9 @@ Model (logit scale):
     mu ~ N(-1.4, 1.5),  tau ~ HalfNormal(1),
 
 with ``by_dose``, logit p_cd = mu + tau z_c + beta log(dose_d / reference_dose) with a
-log-dose slope beta ~ N(0, 1) shared by the constructs. The numbers are the protocol's
-``priors.response_*`` defaults; mu ~ N(-1.4, 1.5) puts the prior median ORR at 0.20.
+log-dose slope beta ~ N(0, 1) shared by the constructs. The numbers are those of the
+inputs' :class:`~dartnk.models.ResponsePrior` (for the trial, the protocol's
+``priors.response_*``); mu ~ N(-1.4, 1.5) puts the prior median ORR at 0.20.
 The construct levels a_c are sampled as their mean and zero-sum deviations
 (:mod:`dartnk.models._hierarchy`), and mu is drawn from its exact conditional.
 
@@ -27,7 +28,7 @@ Analysis, 3rd ed., chapter 5 (hierarchical models). Chapman & Hall/CRC.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Unpack
 
 import numpy as np
@@ -38,41 +39,13 @@ import xarray as xr
 
 from ._fit import Fit, fit_fields
 from ._hierarchy import draw_population_mean, exchangeable_levels
-from ._inputs import SamplingOptions, as_index, construct_labels, protocol_of, run_options
 from ._intervals import draw_summary, flat_draws
 from ._sampling import sample
+from ._settings import SamplingOptions
+from .inputs import ModelInputSource, ResponseInputs, resolve_inputs
+from .priors import ResponsePrior
 
-__all__ = ["ResponseFit", "ResponsePrior", "fit_response"]
-
-
-@dataclass(frozen=True)
-class ResponsePrior:
-    """Prior of the hierarchical ORR model (module docstring)."""
-
-    logit_mean: float = -1.4
-    logit_sd: float = 1.5
-    tau_scale: float = 1.0
-    dose_slope_sd: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not np.isfinite(self.logit_mean):
-            raise ValueError(f"logit_mean {self.logit_mean} must be a finite number")
-        for name in ("logit_sd", "tau_scale", "dose_slope_sd"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} {getattr(self, name)} must be positive")
-
-    @classmethod
-    def from_protocol(cls, protocol: object | None) -> ResponsePrior:
-        """The protocol's ``priors.response_*``, else the defaults."""
-        priors = getattr(protocol, "priors", None)
-        if priors is None:
-            return cls()
-        return cls(
-            logit_mean=priors.response_logit_mean,
-            logit_sd=priors.response_logit_sd,
-            tau_scale=priors.response_tau_scale,
-            dose_slope_sd=priors.response_dose_slope_sd,
-        )
+__all__ = ["ResponseFit", "fit_response"]
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -116,31 +89,13 @@ class ResponseFit(Fit):
         return response_figure(self, prob=prob)
 
 
-def _response_counts(
-    trial: object, labels: Sequence[str], n_doses: int, phase: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    patients = trial.patients
-    keep = patients["response_evaluable"].astype(bool).to_numpy()
-    if phase is not None:
-        keep &= (patients["phase"].astype("int64") == phase).to_numpy()
-    chosen = patients[keep]
-    c = as_index(chosen["construct"].astype(str).to_numpy(), labels)
-    d = chosen["dose_index"].astype("int64").to_numpy()
-    r = chosen["responder"].astype(bool).to_numpy().astype(np.int64)
-    n = np.zeros((len(labels), n_doses), dtype=np.int64)
-    y = np.zeros_like(n)
-    np.add.at(n, (c, d), 1)
-    np.add.at(y, (c, d), r)
-    return n, y
-
-
 def _with_mu(idata, rng, hierarchy: dict) -> object:
     draw_population_mean(idata, rng, tau="tau", **hierarchy)
     return idata
 
 
 def fit_response(
-    data: object,
+    data: ResponseInputs | ModelInputSource,
     *,
     by_dose: bool = False,
     prior: ResponsePrior | None = None,
@@ -152,20 +107,23 @@ def fit_response(
 
     Parameters
     ----------
-    data : TrialData
-        Response-evaluable patients and confirmed responders at the cut-off.
+    data : ResponseInputs or ModelInputSource
+        The inputs, or a data cut that converts to them
+        (:class:`dartnk.analyses.TrialData`: response-evaluable patients and confirmed
+        responders at the cut-off, the protocol's prior and sampling plan).
     by_dose : bool, default False
-        Add a shared log-dose slope and report the ORR per construct and dose level.
+        Add a shared log-dose slope and report the ORR per construct and dose level (the
+        prior's ``dose_slope_sd`` is then needed).
     prior : ResponsePrior, optional
-        The protocol's priors by default.
+        Replaces the prior of the inputs (the protocol's for a data cut).
     phase : int, optional
-        Keep one phase's patients (both phases by default).
+        Keep one phase's patients of a data cut (both phases by default).
     constructs : sequence of str, optional
-        Construct order (the protocol's by default).
+        Construct order of a data cut (the protocol's by default).
     **sampling
         ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
         ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
-        protocol's settings and gates by default).
+        inputs' plan by default: the protocol's settings and gates for a data cut).
 
     Returns
     -------
@@ -177,20 +135,27 @@ def fit_response(
     Likelihood: responders r_c ~ Binomial(n_c, p_c) among response-evaluable patients
     (per construct and dose with ``by_dose``). Priors (protocol defaults):
     logit p_c ~ N(mu, tau), mu ~ N(-1.4, 1.5), tau ~ HalfNormal(1); with ``by_dose`` a
-    shared log-dose slope beta ~ N(0, 1).
+    shared log-dose slope beta ~ N(0, 1). ``phase`` and ``constructs`` select patients
+    of a data cut; with :class:`~dartnk.models.ResponseInputs` they keep their defaults.
     """
-    protocol = protocol_of(data)
-    if protocol is None:
-        raise TypeError("fit_response needs a data cut (TrialData)")
-    labels = construct_labels(
-        data.patients["construct"].astype(str), constructs or protocol.construct_ids
+    inputs = resolve_inputs(
+        data,
+        "response",
+        entry="fit_response",
+        selection={"phase": phase, "constructs": constructs},
+        defaults={"phase": None, "constructs": None},
     )
-    n_doses = len(protocol.dose_labels)
-    n, y = _response_counts(data, labels, n_doses, phase)
-    prior = prior or ResponsePrior.from_protocol(protocol)
-    coords = {"construct": list(labels), "dose": list(protocol.dose_labels)}
+    if prior is not None:
+        inputs = replace(inputs, prior=prior)
+    prior = inputs.prior
+    if by_dose and prior.dose_slope_sd is None:
+        raise ValueError("the ORR model by dose needs prior dose_slope_sd; this prior has none")
+    counts = inputs.data
+    labels, dose_labels = counts.constructs, counts.dose_labels
+    n, y = counts.n, counts.responders
+    coords = {"construct": list(labels), "dose": list(dose_labels)}
     if by_dose:
-        x = np.log(np.asarray(protocol.doses) / protocol.priors.reference_dose)
+        x = np.log(np.asarray(inputs.doses) / inputs.reference_dose)
         cells = np.argwhere(n > 0)
     else:
         n, y = n.sum(axis=1), y.sum(axis=1)
@@ -220,28 +185,16 @@ def fit_response(
     gated = ["logit_orr_mean", "tau", "orr", "mu"] + (["beta"] if by_dose else [])
     fit = sample(
         model,
-        **run_options(data, sampling),
+        **inputs.plan.arguments(sampling),
         gated=gated,
         shown=gated,
         name="ORR (hierarchical" + (", log-dose slope)" if by_dose else ")"),
         postprocess=lambda idata, rng: _with_mu(idata, rng, hierarchy),
     )
-    if by_dose:
-        grid_c, grid_d = np.meshgrid(range(len(labels)), range(n_doses), indexing="ij")
-        counts = pd.DataFrame(
-            {
-                "construct": [labels[i] for i in grid_c.ravel()],
-                "dose": [protocol.dose_labels[j] for j in grid_d.ravel()],
-                "n": n.ravel(),
-                "responders": y.ravel(),
-            }
-        )
-    else:
-        counts = pd.DataFrame({"construct": list(labels), "n": n, "responders": y})
     return ResponseFit(
         **fit_fields(fit),
         constructs=tuple(labels),
-        dose_labels=tuple(protocol.dose_labels),
+        dose_labels=tuple(dose_labels),
         by_dose=by_dose,
-        counts=counts,
+        counts=counts.counts(by_dose=by_dose),
     )

@@ -1,8 +1,9 @@
 """Progression-free and overall survival: a Bayesian Weibull model beside Kaplan-Meier.
 
-Data: per infused patient, days from first infusion to the event or to censoring, known at
-the cut-off: a time beyond the cut-off is censored at the patient's follow-up
-(cut-off study day - first infusion day); an event after the cut-off is not yet known.
+Data (:class:`~dartnk.models.SurvivalData`; for a data cut,
+:func:`dartnk.analyses.model_inputs.survival_data`): per infused patient, days from first
+infusion to the event or to censoring, known at the cut-off: a time beyond the cut-off is
+censored at the patient's follow-up; an event after the cut-off is not yet known.
 
 Model (days), with right censoring in the likelihood (log S(t) for a censored time):
 
@@ -10,8 +11,9 @@ Model (days), with right censoring in the likelihood (log S(t) for a censored ti
     log lambda_c ~ N(5.2, 1.5),  log k ~ N(0, 0.5),
 
 per construct (one scale per construct, a shared shape) or pooled (one scale); the
-exponential model fixes k = 1. The priors are the protocol's ``priors.survival_*``
-(exp(5.2) = 181 days). Derived draw by draw: the median lambda (ln 2)^(1/k) and the
+exponential model fixes k = 1. The priors are the inputs'
+:class:`~dartnk.models.SurvivalPrior` (for the trial, the protocol's ``priors.survival_*``;
+exp(5.2) = 181 days). Derived draw by draw: the median lambda (ln 2)^(1/k) and the
 survival at 6 and 12 months (a month is 30.4375 days). Kaplan-Meier estimates come from
 lifelines, with Greenwood (exponential) confidence intervals.
 
@@ -29,7 +31,7 @@ Software 4:1317.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Unpack
 
 import numpy as np
@@ -38,125 +40,37 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from ._diagnostics import Gates
 from ._fit import Fit, fit_fields
-from ._inputs import SamplingOptions, as_index, construct_labels, protocol_of, run_options
 from ._intervals import draw_summary
 from ._sampling import sample
+from ._settings import Gates, SamplingOptions, SamplingSettings
+from .data import SurvivalData
+from .inputs import ModelInputSource, SurvivalInputs, resolve_inputs
+from .priors import SurvivalPrior
 
-__all__ = [
-    "DISTRIBUTIONS",
-    "ENDPOINTS",
-    "MONTH_DAYS",
-    "SurvivalData",
-    "SurvivalFit",
-    "SurvivalPrior",
-    "fit_survival",
-    "kaplan_meier",
-]
+__all__ = ["DISTRIBUTIONS", "MONTH_DAYS", "SurvivalFit", "fit_survival", "kaplan_meier"]
 
 MONTH_DAYS = 30.4375
-ENDPOINTS = ("pfs", "os")
 DISTRIBUTIONS = ("weibull", "exponential")
 _LANDMARK_MONTHS = (6, 12)
 
 
-@dataclass(frozen=True)
-class SurvivalPrior:
-    """Normal priors (mean, sd) of log scale (days) and log shape (module docstring)."""
-
-    log_scale: tuple[float, float] = (5.2, 1.5)
-    log_shape: tuple[float, float] = (0.0, 0.5)
-
-    def __post_init__(self) -> None:
-        for name in ("log_scale", "log_shape"):
-            mean, sd = getattr(self, name)
-            if not (np.isfinite(mean) and sd > 0):
-                raise ValueError(f"{name} ({mean}, {sd}) must be a mean and a positive sd")
-
-    @classmethod
-    def from_protocol(cls, protocol: object | None) -> SurvivalPrior:
-        """The protocol's ``priors.survival_*``, else the defaults."""
-        priors = getattr(protocol, "priors", None)
-        if priors is None:
-            return cls()
-        return cls(
-            log_scale=tuple(priors.survival_log_scale), log_shape=tuple(priors.survival_log_shape)
-        )
-
-
-@dataclass(frozen=True)
-class SurvivalData:
-    """Right-censored times of one endpoint.
-
-    Attributes
-    ----------
-    construct : ndarray of int, shape (patients,)
-        0-based construct positions.
-    time : ndarray of float
-        Days from first infusion to the event or to censoring (> 0).
-    event : ndarray of bool
-    patient_ids : tuple of str
-    missing : tuple of str
-        Infused patients without a survival record, left out.
-    """
-
-    construct: np.ndarray
-    time: np.ndarray
-    event: np.ndarray
-    patient_ids: tuple[str, ...]
-    missing: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        k = self.construct.shape
-        if self.time.shape != k or self.event.shape != k or len(self.patient_ids) != k[0]:
-            raise ValueError("construct, time, event and patient_ids must have one length")
-        if np.any(~np.isfinite(self.time)) or np.any(self.time <= 0):
-            raise ValueError("survival times must be positive numbers of days")
-
-    @classmethod
-    def from_trial(
-        cls, trial: object, endpoint: str, labels: Sequence[str], *, phase: int | None
-    ) -> SurvivalData:
-        """Times known at the trial's cut-off (module docstring). A patient censored on
-        day 0 is left out (no follow-up); an event on day 0 is placed at half a day."""
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"endpoint = {endpoint!r}: expected one of {list(ENDPOINTS)}")
-        patients = trial.patients
-        keep = patients["infused"].astype(bool).to_numpy()
-        if phase is not None:
-            keep &= (patients["phase"].astype("int64") == phase).to_numpy()
-        chosen = patients[keep]
-        table = trial.tables["survival"].set_index("patient_id")
-        ids = chosen["patient_id"].astype(str).to_numpy()
-        present = np.isin(ids, table.index.astype(str))
-        missing = tuple(ids[~present])
-        chosen, ids = chosen[present], ids[present]
-        rows = table.loc[ids]
-        days = rows[f"{endpoint}_days"].astype("float64").to_numpy()
-        event = rows[f"{endpoint}_event"].fillna(False).astype(bool).to_numpy()
-        follow = trial.cutoff - chosen["first_infusion_day"].astype("float64").to_numpy()
-        known = event & (days <= follow)
-        time = np.where(known, days, np.minimum(days, follow))
-        time = np.where(known & (time <= 0), 0.5, time)
-        usable = np.isfinite(time) & (time > 0)
-        return cls(
-            construct=as_index(chosen["construct"].astype(str).to_numpy()[usable], labels),
-            time=time[usable],
-            event=known[usable],
-            patient_ids=tuple(ids[usable]),
-            missing=missing,
-        )
-
-
-def kaplan_meier(data: SurvivalData, labels: Sequence[str], *, prob: float = 0.95) -> pd.DataFrame:
+def kaplan_meier(
+    data: SurvivalData, labels: Sequence[str] | None = None, *, prob: float = 0.95
+) -> pd.DataFrame:
     """Kaplan-Meier (lifelines) per construct and pooled: ``construct`` ("all" pooled),
     ``patients``, ``events``, ``median`` with ``median_lower``/``median_upper`` (inf
     where not reached) and the survival at 6 and 12 months with its ``prob`` confidence
     interval (exponential Greenwood); NaN where follow-up ends before the time without
-    the curve having reached 0."""
+    the curve having reached 0. ``labels`` name the construct positions
+    (``data.constructs`` by default)."""
     from lifelines import KaplanMeierFitter
     from lifelines.utils import median_survival_times
+
+    if labels is None:
+        if data.constructs is None:
+            raise ValueError("kaplan_meier needs labels: the SurvivalData has no constructs")
+        labels = data.constructs
 
     rows = []
     groups = [(label, data.construct == i) for i, label in enumerate(labels)]
@@ -265,7 +179,7 @@ class SurvivalFit(Fit):
 
 
 def fit_survival(
-    data: object,
+    data: SurvivalInputs | ModelInputSource,
     endpoint: str = "pfs",
     *,
     distribution: str = "weibull",
@@ -279,19 +193,25 @@ def fit_survival(
 
     Parameters
     ----------
-    data : TrialData
+    data : SurvivalInputs or ModelInputSource
+        The inputs, or a data cut that converts to them
+        (:class:`dartnk.analyses.TrialData`: times known at the cut-off, the protocol's
+        prior and sampling plan).
     endpoint : {"pfs", "os"}
+        The endpoint of a data cut (a :class:`~dartnk.models.SurvivalInputs` holds its own).
     distribution : {"weibull", "exponential"}
     by_construct : bool, default True
         One scale per construct with a shared shape; False pools the constructs.
     prior : SurvivalPrior, optional
+        Replaces the prior of the inputs (the protocol's for a data cut).
     phase : int, optional
-        Keep one phase's patients (both by default).
+        Keep one phase's patients of a data cut (both by default).
     constructs : sequence of str, optional
+        Construct order of a data cut (the protocol's by default).
     **sampling
         ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
         ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
-        protocol's settings and gates by default).
+        inputs' plan by default: the protocol's settings and gates for a data cut).
 
     Returns
     -------
@@ -304,46 +224,50 @@ def fit_survival(
     Likelihood: log f(t) for an event at t and log S(t) for a time censored at t, with
     f and S of the Weibull(k, lambda_c), S(t) = exp(-(t / lambda_c)^k). Priors (protocol
     defaults): log lambda_c ~ N(5.2, 1.5), log k ~ N(0, 0.5) (k = 1 for the exponential).
+    ``endpoint``, ``phase`` and ``constructs`` select patients of a data cut; with
+    :class:`~dartnk.models.SurvivalInputs` they keep their defaults.
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution = {distribution!r}: expected one of {list(DISTRIBUTIONS)}")
-    protocol = protocol_of(data)
-    if protocol is None:
-        raise TypeError("fit_survival needs a data cut (TrialData)")
-    labels = construct_labels(
-        data.patients["construct"].astype(str), constructs or protocol.construct_ids
+    inputs = resolve_inputs(
+        data,
+        "survival",
+        entry="fit_survival",
+        selection={"endpoint": endpoint, "phase": phase, "constructs": constructs},
+        defaults={"endpoint": "pfs", "phase": None, "constructs": None},
     )
-    times = SurvivalData.from_trial(data, endpoint, labels, phase=phase)
-    if times.time.size == 0:
+    if prior is not None:
+        inputs = replace(inputs, prior=prior)
+    if distribution == "weibull" and inputs.prior.log_shape is None:
+        raise ValueError("the Weibull model needs prior log_shape; this SurvivalPrior has none")
+    if inputs.data.time.size == 0:
         raise ValueError(
-            f"no infused patient with a {endpoint.upper()} time at cut-off study day "
-            f"{data.cutoff}: nothing to fit"
+            f"no patient with a known {inputs.endpoint.upper()} time in the data: nothing to fit"
         )
     return _fit(
-        times,
-        labels=labels,
-        endpoint=endpoint,
+        inputs.data,
+        endpoint=inputs.endpoint,
         distribution=distribution,
         by_construct=by_construct,
-        prior=prior or SurvivalPrior.from_protocol(protocol),
-        **run_options(data, sampling),
+        prior=inputs.prior,
+        **inputs.plan.arguments(sampling),
     )
 
 
 def _fit(
     times: SurvivalData,
     *,
-    labels: Sequence[str],
     endpoint: str,
     distribution: str,
     by_construct: bool,
     prior: SurvivalPrior,
-    settings,
+    settings: SamplingSettings,
     gates: Gates,
-    seed,
+    seed: int | np.random.SeedSequence | None,
     progressbar: bool | None,
     protocol_hash: str | None,
 ) -> SurvivalFit:
+    labels = times.constructs
     groups = tuple(labels) if by_construct else ("all",)
     index = times.construct if by_construct else np.zeros(times.time.size, dtype=np.int64)
     upper = np.where(times.event, np.inf, times.time)

@@ -23,8 +23,9 @@ and Chappell 2000), the same likelihood as the quadrature engines of
   probability ``prob_ex`` (seeded), which gives draws of theta_c and p_cd from the EXNEX
   posterior.
 
-m, S: the protocol's BLRM prior (means (-0.85, 0), standard deviations (2, 1),
-correlation 0); tau_scale (0.5, 0.25); weight 0.8.
+m, S, tau_scale and weight: the :class:`~dartnk.models.BLRMPrior` of the inputs (for the
+trial, the protocol's: means (-0.85, 0), standard deviations (2, 1), correlation 0,
+tau_scale (0.5, 0.25), weight 0.8).
 
 A construct in strong conflict with the others (say 5 DLTs in 6 patients at a dose the
 others tolerate) makes the EXNEX posterior bimodal in that construct's theta_ex_c (near
@@ -48,7 +49,7 @@ late-onset toxicities. Biometrics 56:1177-1182.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Unpack
 
 import numpy as np
@@ -57,81 +58,19 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from ._arviz import InferenceData
-from ._diagnostics import Gates
-from ._dlt import (
-    DEFAULT_INTERVALS,
-    DLTData,
-    ToxicityFit,
-    dlt_loglik,
-    dlt_prior_predictive,
-    dlt_table,
-)
+from ._dlt import DEFAULT_INTERVALS, ToxicityFit, dlt_loglik, dlt_prior_predictive
 from ._fit import fit_fields
 from ._hierarchy import draw_population_mean, exchangeable_levels
-from ._inputs import SamplingOptions, as_index, construct_labels, protocol_of, run_options
-from ._sampling import SamplingSettings, sample
+from ._sampling import sample
+from ._settings import Gates, SamplingOptions, SamplingPlan, SamplingSettings
+from .data import DLTData
+from .inputs import ModelInputSource, ToxicityInputs, resolve_inputs
+from .priors import BLRMPrior
 
-__all__ = ["HIERARCHIES", "BLRMPrior", "blrm", "fit_toxicity"]
+__all__ = ["HIERARCHIES", "blrm", "fit_toxicity"]
 
 HIERARCHIES = ("independent", "exchangeable", "exnex")
 _PARAMS = ("log_alpha", "log_beta")
-
-
-@dataclass(frozen=True)
-class BLRMPrior:
-    """Prior of the BLRM across constructs.
-
-    Parameters
-    ----------
-    mean, sd : pair of float
-        Means and standard deviations of (log_alpha, log_beta): the prior of each
-        independent construct, of the non-exchangeable component, and of the exchangeable
-        mean mu.
-    corr : float, default 0
-        Prior correlation of log_alpha and log_beta.
-    tau_scale : pair of float, default (0.5, 0.25)
-        Half-normal scales of the between-construct standard deviations tau.
-    weight : float, default 0.8
-        EXNEX prior probability that a construct is exchangeable.
-    """
-
-    mean: tuple[float, float] = (-0.85, 0.0)
-    sd: tuple[float, float] = (2.0, 1.0)
-    corr: float = 0.0
-    tau_scale: tuple[float, float] = (0.5, 0.25)
-    weight: float = 0.8
-
-    def __post_init__(self) -> None:
-        if len(self.mean) != 2 or not np.all(np.isfinite(self.mean)):
-            raise ValueError(f"prior mean {self.mean} must be two finite numbers")
-        if len(self.sd) != 2 or not all(v > 0 for v in self.sd):
-            raise ValueError(f"prior sd {self.sd} must be two positive numbers")
-        if not -1.0 < self.corr < 1.0:
-            raise ValueError(f"prior correlation {self.corr} must lie strictly in (-1, 1)")
-        if len(self.tau_scale) != 2 or not all(v > 0 for v in self.tau_scale):
-            raise ValueError(f"tau_scale {self.tau_scale} must be two positive numbers")
-        if not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"EXNEX weight {self.weight} is not a probability")
-
-    @property
-    def cholesky(self) -> np.ndarray:
-        """Lower Cholesky factor of the prior covariance S."""
-        (sa, sb), r = self.sd, self.corr
-        return np.array([[sa, 0.0], [r * sb, sb * np.sqrt(1.0 - r * r)]])
-
-    @classmethod
-    def from_protocol(cls, protocol: object | None) -> BLRMPrior:
-        """The protocol's priors (``priors.blrm_*``, ``exnex_*``), else the defaults."""
-        priors = getattr(protocol, "priors", None)
-        if priors is None:
-            return cls()
-        return cls(
-            mean=tuple(priors.blrm_mean),
-            sd=tuple(priors.blrm_sd),
-            corr=float(priors.blrm_corr),
-            tau_scale=tuple(priors.exnex_tau_scale),
-            weight=float(priors.exnex_weight),
-        )
 
 
 def _bivariate(name: str, prior: BLRMPrior, dims: tuple[str, ...]) -> pt.TensorVariable:
@@ -153,11 +92,10 @@ def _ptox(theta: np.ndarray, log_dose: np.ndarray) -> np.ndarray:
 
 
 def _hierarchy(prior: BLRMPrior, name: str, constructs: int) -> dict:
-    chol = prior.cholesky
     return {
         "name": name,
         "mean": prior.mean,
-        "cov": chol @ chol.T,
+        "cov": prior.covariance,
         "component": "param",
         "constructs": constructs,
     }
@@ -241,30 +179,19 @@ def _exnex_draws(log_dose: np.ndarray, weight: float, dose_labels: Sequence[str]
 
 
 def _fit_model(
-    data: DLTData,
+    inputs: ToxicityInputs,
     *,
-    doses: Sequence[float],
-    reference_dose: float,
-    prior: BLRMPrior,
     hierarchy: str,
-    intervals: Sequence[float],
     settings: SamplingSettings,
     gates: Gates,
     seed: int | np.random.SeedSequence | None,
     progressbar: bool | None,
     protocol_hash: str | None,
 ) -> ToxicityFit:
-    amounts = np.asarray(doses, dtype=float)
-    if amounts.shape != (len(data.dose_labels),):
-        raise ValueError(f"{amounts.size} doses given for {len(data.dose_labels)} dose labels")
-    if np.any(amounts <= 0) or np.any(np.diff(amounts) <= 0):
-        raise ValueError(f"doses must be positive and increasing, got {amounts.tolist()}")
-    if not reference_dose > 0:
-        raise ValueError(f"reference_dose {reference_dose} must be a positive amount")
-    low, high = (float(v) for v in intervals)
-    if not 0.0 < low < high < 1.0:
-        raise ValueError(f"intervals ({low}, {high}) must satisfy 0 < low < high < 1")
-    log_dose = np.log(amounts / reference_dose)
+    data, prior = inputs.data, inputs.prior
+    prior.require(hierarchy)
+    low, high = inputs.intervals
+    log_dose = np.log(np.asarray(inputs.doses) / inputs.reference_dose)
     if hierarchy == "exnex" and prior.weight in (0.0, 1.0):
         raise ValueError(
             f"EXNEX weight {prior.weight} leaves one component only: use hierarchical="
@@ -297,7 +224,7 @@ def _fit_model(
         **fit_fields(fit),
         constructs=data.constructs,
         dose_labels=data.dose_labels,
-        doses=tuple(float(v) for v in amounts),
+        doses=inputs.doses,
         intervals=(low, high),
         counts=data.counts(),
         hierarchy=hierarchy,
@@ -395,26 +322,28 @@ def blrm(
         constructs=("arm",),
         dose_labels=dose_labels,
     )
-    prior = BLRMPrior(mean=tuple(prior_mean), sd=tuple(prior_sd), corr=float(prior_corr))
-    return _fit_model(
-        data,
-        doses=doses,
+    inputs = ToxicityInputs(
+        data=data,
+        prior=BLRMPrior(mean=tuple(prior_mean), sd=tuple(prior_sd), corr=float(prior_corr)),
+        doses=tuple(doses),
         reference_dose=reference_dose,
-        prior=prior,
-        hierarchy="single arm",
-        intervals=intervals,
-        settings=SamplingSettings(
-            chains=chains, draws=draws, tune=tune, target_accept=target_accept, cores=cores
+        intervals=tuple(intervals),
+        plan=SamplingPlan(
+            settings=SamplingSettings(
+                chains=chains, draws=draws, tune=tune, target_accept=target_accept, cores=cores
+            ),
+            gates=gates or Gates(),
         ),
-        gates=gates or Gates(),
-        seed=seed,
-        progressbar=progressbar,
-        protocol_hash=None,
+    )
+    return _fit_model(
+        inputs,
+        hierarchy="single arm",
+        **inputs.plan.arguments({"seed": seed, "progressbar": progressbar}),
     )
 
 
 def fit_toxicity(
-    data: object,
+    data: ToxicityInputs | ModelInputSource,
     hierarchical: str = "exnex",
     *,
     prior: BLRMPrior | None = None,
@@ -428,26 +357,29 @@ def fit_toxicity(
 
     Parameters
     ----------
-    data : TrialData
-        A data cut (:func:`dartnk.analyses.load_trial`): DLT-evaluable patients with their
-        DLT status, and pending ones with their follow-up.
+    data : ToxicityInputs or ModelInputSource
+        The inputs, or a data cut that converts to them (:class:`dartnk.analyses.TrialData`
+        from :func:`dartnk.analyses.load_trial`: DLT-evaluable patients with their DLT
+        status, pending ones with their follow-up, the protocol's prior, doses, intervals
+        and sampling plan).
     hierarchical : {"exnex", "exchangeable", "independent"}, default "exnex"
         How the constructs share information (module docstring).
     prior : BLRMPrior, optional
-        The protocol's priors by default.
+        Replaces the prior of the inputs (the protocol's for a data cut).
     phase : int, optional
-        Keep one phase's patients (all DLT-evaluable patients by default).
+        Keep one phase's patients of a data cut (all DLT-evaluable patients by default).
     tite : bool, default True
-        Weigh pending patients by min(1, follow-up / window) (the protocol's DLT window);
-        False leaves them out.
+        Weigh a data cut's pending patients by min(1, follow-up / window) (the protocol's
+        DLT window); False leaves them out.
     constructs : sequence of str, optional
-        Construct order (the protocol's by default).
+        Construct order of a data cut (the protocol's by default).
     intervals : pair of float, optional
-        The protocol's BLRM intervals (0.16, 0.33) by default.
+        Replaces the intervals of the inputs (the protocol's BLRM intervals (0.16, 0.33)
+        for a data cut).
     **sampling
         ``draws``, ``tune``, ``chains``, ``target_accept``, ``cores``, ``seed``,
         ``gates``, ``progressbar`` (:class:`~dartnk.models.SamplingOptions`; the
-        protocol's settings and gates by default).
+        inputs' plan by default: the protocol's settings and gates for a data cut).
 
     Returns
     -------
@@ -465,6 +397,8 @@ def fit_toxicity(
     Priors (protocol defaults): (log_alpha, log_beta) ~ BVN((-0.85, 0), diag(2, 1)^2) for
     an independent construct, the non-exchangeable component and the exchangeable mean
     mu; tau ~ HalfNormal((0.5, 0.25)); prior probability of exchangeability 0.8.
+    ``phase``, ``tite`` and ``constructs`` select patients of a data cut; with
+    :class:`ToxicityInputs` they keep their defaults. :func:`blrm` fits one arm's arrays.
 
     Examples
     --------
@@ -476,28 +410,15 @@ def fit_toxicity(
     """
     if hierarchical not in HIERARCHIES:
         raise ValueError(f"hierarchical = {hierarchical!r}: expected one of {list(HIERARCHIES)}")
-    protocol = protocol_of(data)
-    if protocol is None:
-        raise TypeError("fit_toxicity needs a data cut (TrialData); use blrm() on arrays")
-    table = dlt_table(data, phase=phase, tite=tite)
-    labels = construct_labels(table["construct"], constructs or protocol.construct_ids)
-    window = float(protocol.dlt_window) if tite else None
-    dlt_data = DLTData.from_patients(
-        as_index(table["construct"], labels),
-        table["dose_index"].to_numpy(),
-        table["dlt"].to_numpy(),
-        table["followup"].to_numpy() if tite else None,
-        window=window,
-        constructs=labels,
-        dose_labels=protocol.dose_labels,
+    inputs = resolve_inputs(
+        data,
+        "toxicity",
+        entry="fit_toxicity",
+        selection={"phase": phase, "tite": tite, "constructs": constructs},
+        defaults={"phase": None, "tite": True, "constructs": None},
     )
-    toxicity = protocol.toxicity
-    return _fit_model(
-        dlt_data,
-        doses=protocol.doses,
-        reference_dose=protocol.priors.reference_dose,
-        prior=prior or BLRMPrior.from_protocol(protocol),
-        hierarchy=hierarchical,
-        intervals=intervals or (toxicity.underdose_below, toxicity.overdose_from),
-        **run_options(data, sampling),
-    )
+    if prior is not None:
+        inputs = replace(inputs, prior=prior)
+    if intervals is not None:
+        inputs = replace(inputs, intervals=tuple(intervals))
+    return _fit_model(inputs, hierarchy=hierarchical, **inputs.plan.arguments(sampling))

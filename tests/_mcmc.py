@@ -4,12 +4,14 @@ data cut for the model tests."""
 from __future__ import annotations
 
 import warnings
-from types import SimpleNamespace
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dartnk.analyses import default_protocol
+from dartnk.analyses import Protocol, default_protocol
+from dartnk.analyses.model_inputs import model_inputs
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
@@ -34,9 +36,23 @@ def agrees(draws: np.ndarray, exact: float, *, k: float = 4.0, floor: float = 2e
     return abs(float(np.mean(draws)) - exact) <= k * mc_error(draws) + floor
 
 
+@dataclass(frozen=True)
+class FakeCut:
+    """A stand-in for TrialData: the attributes the adapters of
+    dartnk.analyses.model_inputs read, and the conversion the models call."""
+
+    patients: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    protocol: Protocol = PROTOCOL
+    cutoff: int = 1000
+
+    def model_inputs(self, kind: str, /, **options: Any) -> Any:
+        return model_inputs(self, kind, **options)
+
+
 def fake_trial(patients: pd.DataFrame, *, tables=None, cutoff: int = 1000, protocol=PROTOCOL):
-    """A stand-in for TrialData: the attributes the models read."""
-    return SimpleNamespace(patients=patients, tables=tables or {}, protocol=protocol, cutoff=cutoff)
+    """A data cut of just the given derived patients and tables."""
+    return FakeCut(patients=patients, tables=tables or {}, protocol=protocol, cutoff=cutoff)
 
 
 def dlt_patients(arms: dict[str, list[tuple[str, int, int]]]) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from dartnk.analyses import (
     InputError,
     best_overall_response,
     default_cutoff,
-    expansion_summary,
+    kinetics_summary,
     load_trial,
 )
 from dartnk.analyses.protocol import protocol_from_dict
@@ -64,13 +64,13 @@ def test_confirmation_interval_comes_from_the_arguments():
     assert best_overall_response([14, 28], ["SD", "SD"], sd_min_days=28).best == "SD"
 
 
-# Expansion: AUC of log10 copies on [0, 28] by the trapezoid rule
+# Kinetics: AUC of log10 copies on [0, 28] by the trapezoid rule
 
 
 def test_auc_of_a_log_linear_rise_is_exact():
     days = [0, 7, 14, 21, 28]
     copies = [10 ** (2 + t / 7) for t in days]
-    e = expansion_summary(days, copies, [False] * 5)
+    e = kinetics_summary(days, copies, [False] * 5)
     # integral of 2 + t/7 over [0, 28] = 56 + 28**2 / 14 = 112
     assert e.auc == pytest.approx(112.0)
     assert (e.cmax, e.tmax, e.last_detectable_day, e.n_blq_used) == (
@@ -84,7 +84,7 @@ def test_auc_of_a_log_linear_rise_is_exact():
 def test_auc_interpolates_at_day_28():
     # log10 copies 2 -> 4 -> 2 at days 0, 14, 42: y(28) = 3;
     # integral = (2 + 4) / 2 * 14 + (4 + 3) / 2 * 14 = 42 + 49 = 91
-    e = expansion_summary([0, 14, 42], [100.0, 1e4, 100.0], [False] * 3)
+    e = kinetics_summary([0, 14, 42], [100.0, 1e4, 100.0], [False] * 3)
     assert e.auc == pytest.approx(91.0)
     assert e.last_detectable_day == 42.0
 
@@ -99,7 +99,7 @@ def test_auc_interpolates_at_day_28():
 )
 def test_below_lloq_policies(policy, auc, n_blq):
     # BLQ at day 0, 1e4 copies at day 14, BLQ (20 copies) at day 28; LLOQ 50
-    e = expansion_summary(
+    e = kinetics_summary(
         [0, 14, 28], [np.nan, 1e4, 20.0], [True, False, True], lloq=50.0, blq_policy=policy
     )
     assert e.n_blq_used == n_blq
@@ -116,21 +116,21 @@ def test_below_lloq_policies(policy, auc, n_blq):
     ],
 )
 def test_below_lloq_policy_with_a_curve_reaching_day_28(policy, auc):
-    e = expansion_summary(
+    e = kinetics_summary(
         [0, 7, 21, 35], [np.nan, 1e3, 1e4, 1e2], [True, False, False, False], blq_policy=policy
     )
     assert e.auc == pytest.approx(auc)
 
 
 def test_auc_is_nan_when_samples_stop_before_day_28():
-    e = expansion_summary([0, 7, 21], [100.0, 1e3, 1e2], [False] * 3)
+    e = kinetics_summary([0, 7, 21], [100.0, 1e3, 1e2], [False] * 3)
     assert math.isnan(e.auc) and e.n_blq_used == 0
 
 
 def test_linear_auc_bounds_put_below_lloq_samples_at_zero_and_at_the_lloq():
     # BLQ day 0, 1e4 at day 14, BLQ at day 28 (LLOQ 50): low = 14 * 1e4 / 2 * 2 = 140000;
     # high adds 14 * 50 / 2 at each end = 700
-    e = expansion_summary([0, 14, 28], [np.nan, 1e4, 20.0], [True, False, True], lloq=50.0)
+    e = kinetics_summary([0, 14, 28], [np.nan, 1e4, 20.0], [True, False, True], lloq=50.0)
     assert (e.auc_copies_low, e.auc_copies_high) == (pytest.approx(1.4e5), pytest.approx(1.407e5))
 
 
@@ -138,30 +138,30 @@ def test_linear_auc_bounds_interpolate_at_day_28_and_ignore_the_policy():
     # 100 -> 1e4 -> 100 at days 0, 14, 42: copies(28) = 5050 by linear interpolation;
     # integral = (100 + 1e4) / 2 * 14 + (1e4 + 5050) / 2 * 14 = 70700 + 105350
     for policy in ("half_lloq", "lloq", "exclude"):
-        e = expansion_summary([0, 14, 42], [100.0, 1e4, 100.0], [False] * 3, blq_policy=policy)
+        e = kinetics_summary([0, 14, 42], [100.0, 1e4, 100.0], [False] * 3, blq_policy=policy)
         assert e.auc_copies_low == e.auc_copies_high == pytest.approx(176050.0)
 
 
 def test_linear_auc_bounds_of_a_patient_never_quantified():
-    e = expansion_summary([0, 14, 28], [np.nan] * 3, [True] * 3, lloq=50.0)
+    e = kinetics_summary([0, 14, 28], [np.nan] * 3, [True] * 3, lloq=50.0)
     assert e.auc_copies_low == 0.0
     assert e.auc_copies_high == pytest.approx(28 * 50.0)
 
 
 def test_window_cmax_ignores_samples_after_the_auc_window():
-    e = expansion_summary([0, 14, 28, 42], [np.nan, 1e3, 2e2, 5e3], [True, False, False, False])
+    e = kinetics_summary([0, 14, 28, 42], [np.nan, 1e3, 2e2, 5e3], [True, False, False, False])
     assert (e.cmax, e.window_cmax) == (5e3, 1e3)
-    never = expansion_summary([0, 14, 28], [np.nan] * 3, [True] * 3)
+    never = kinetics_summary([0, 14, 28], [np.nan] * 3, [True] * 3)
     assert math.isnan(never.window_cmax)
 
 
 def test_linear_auc_bounds_are_nan_when_samples_stop_before_day_28():
-    e = expansion_summary([0, 7, 21], [100.0, 1e3, 1e2], [False] * 3)
+    e = kinetics_summary([0, 7, 21], [100.0, 1e3, 1e2], [False] * 3)
     assert math.isnan(e.auc_copies_low) and math.isnan(e.auc_copies_high)
 
 
 def test_no_quantified_sample():
-    e = expansion_summary([0, 7], [np.nan, 10.0], [True, True])
+    e = kinetics_summary([0, 7], [np.nan, 10.0], [True, True])
     assert math.isnan(e.cmax) and math.isnan(e.tmax) and math.isnan(e.last_detectable_day)
 
 
@@ -260,7 +260,7 @@ def test_best_response_at_the_cutoff(cutoff, pid, best, responder, awaiting, eva
     ) == (best, responder, awaiting, evaluable)
 
 
-def test_expansion_of_a_patient_at_full_follow_up():
+def test_kinetics_of_a_patient_at_full_follow_up():
     row = _patient(107, "A-001")
     # day 0 BLQ at log10(25); 5000, 2000, 300 copies at days 7, 14, 28
     auc = (

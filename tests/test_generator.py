@@ -384,7 +384,7 @@ def test_scenario_round_trips_through_yaml(tmp_path):
         ({"toxicity.dlt_probability": {"A": {}, "B": {}, "Z": {}}}, "toxicity.dlt_probability"),
         ({"antigens.GD2": None}, "antigens.GD2"),
         ({"accrual.ecog_probabilities": [0.5, 0.3]}, "sum to 1"),
-        ({"expansion.log10_cmax.A.DL4": 5.8}, "check the unit"),
+        ({"kinetics.log10_cmax.A.DL4": 5.8}, "check the unit"),
         ({"toxicity.onset.late_from_day": 40}, "after the 28-day DLT window"),
         ({"phase2.construct_id": "D"}, "phase2.construct_id"),
         ({"toxicity.surprise": 1}, "unknown key"),

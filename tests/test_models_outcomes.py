@@ -1,4 +1,4 @@
-"""Response, expansion, manufacturing and survival models against exact computations
+"""Response, kinetics, manufacturing and survival models against exact computations
 (quadrature, closed forms, maximum likelihood, Kaplan-Meier by hand) and their laws."""
 
 import numpy as np
@@ -7,16 +7,15 @@ import pytest
 from _mcmc import PROTOCOL, QUICK, agrees, fake_trial
 from scipy import integrate, special, stats
 
-from dartnk.analyses import example_data, load_trial
+from dartnk.analyses import example_data, load_trial, lot_data, survival_data
 from dartnk.models import (
     SurvivalData,
     beta_binomial_posterior,
-    fit_expansion,
+    fit_kinetics,
     fit_manufacturing,
     fit_response,
     fit_survival,
     kaplan_meier,
-    lot_counts,
 )
 
 pytestmark = pytest.mark.slow
@@ -122,7 +121,7 @@ def test_response_by_dose_follows_the_sign_of_its_slope():
     )
 
 
-# --- expansion: censoring below the LLOQ ------------------------------------------------------
+# --- kinetics: censoring below the LLOQ ------------------------------------------------------
 
 TRUE_MEAN, TRUE_SD = 1.8, 0.6
 
@@ -164,14 +163,14 @@ def _pk_patients(substitute: bool) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def expansion_pair():
-    censored = fit_expansion(fake_trial(_pk_patients(False)), seed=9, **QUICK)
-    substituted = fit_expansion(fake_trial(_pk_patients(True)), seed=9, **QUICK)
+def kinetics_pair():
+    censored = fit_kinetics(fake_trial(_pk_patients(False)), seed=9, **QUICK)
+    substituted = fit_kinetics(fake_trial(_pk_patients(True)), seed=9, **QUICK)
     return censored, substituted
 
 
-def test_left_censoring_lowers_the_estimate_below_substitution(expansion_pair):
-    censored, substituted = expansion_pair
+def test_left_censoring_lowers_the_estimate_below_substitution(kinetics_pair):
+    censored, substituted = kinetics_pair
     assert censored.passed, censored.diagnostics
     assert censored.counts["cmax_censored"].sum() > 10
     assert substituted.counts["cmax_censored"].sum() == 0
@@ -190,8 +189,8 @@ def test_left_censoring_lowers_the_estimate_below_substitution(expansion_pair):
     assert abs(sigma_censored - latent.std()) < abs(sigma_substituted - latent.std())
 
 
-def test_expansion_fit_of_the_example_cut(trial):
-    fit = fit_expansion(trial, seed=13, cores=2)
+def test_kinetics_fit_of_the_example_cut(trial):
+    fit = fit_kinetics(trial, seed=13, cores=2)
     assert fit.passed, fit.diagnostics
     mean = fit.mean_log10()
     assert mean.dims == ("chain", "draw", "endpoint", "construct", "dose")
@@ -271,7 +270,7 @@ def _lots_trial(cutoff):
     ],
 )
 def test_lot_counts_by_hand(cutoff, lots, released, awaiting):
-    counts = lot_counts(_lots_trial(cutoff), ("A",)).iloc[0]
+    counts = lot_data(_lots_trial(cutoff), constructs=("A",)).counts().iloc[0]
     assert (counts["lots"], counts["released"], counts["awaiting"]) == (lots, released, awaiting)
 
 
@@ -279,16 +278,16 @@ def test_a_failure_before_any_release_counts_at_once():
     trial = _lots_trial(40)
     only_failure = trial.tables["manufacturing"].iloc[[1]]
     trial = fake_trial(trial.patients, tables={"manufacturing": only_failure}, cutoff=21)
-    assert lot_counts(trial, ("A",)).iloc[0].to_dict() == {
+    assert lot_data(trial, constructs=("A",)).counts().iloc[0].to_dict() == {
         "construct": "A", "lots": 1, "released": 0, "awaiting": 0,
     }  # fmt: skip
 
 
 def test_lot_counts_of_the_example_cut_leave_out_lots_still_in_manufacture(trial):
-    early = lot_counts(trial.at_cutoff(70), ("A", "B", "C")).set_index("construct")
+    early = lot_data(trial.at_cutoff(70)).counts().set_index("construct")
     # B-004 (two failed lots) and B-005 (released on day 81) were enrolled on day 69
     assert early.loc["B"].to_dict() == {"lots": 3, "released": 3, "awaiting": 3}
-    final = lot_counts(trial, ("A", "B", "C")).set_index("construct")
+    final = lot_data(trial).counts().set_index("construct")
     assert final["awaiting"].sum() == 0
     assert final["lots"].sum() == len(trial.tables["manufacturing"])
 
@@ -420,13 +419,13 @@ def test_kaplan_meier_is_zero_after_the_curve_reaches_zero():
 def test_patients_without_a_survival_record_are_named():
     trial = _survival_trial([50.0, 80.0], [True, False])
     trial.patients.loc[len(trial.patients)] = ["P9999", "A", 1, True, 0]
-    data = SurvivalData.from_trial(trial, "os", ("A",), phase=None)
+    data = survival_data(trial, "os", constructs=("A",))
     assert data.missing == ("P9999",) and data.time.size == 2
 
 
 def test_survival_is_censored_at_the_cut_off():
     trial = _survival_trial([300.0, 50.0, 80.0], [True, True, False], first_infusion=20, cutoff=120)
-    data = SurvivalData.from_trial(trial, "pfs", ("A",), phase=None)
+    data = survival_data(trial, "pfs", constructs=("A",))
     np.testing.assert_array_equal(data.time, [100.0, 50.0, 80.0])
     np.testing.assert_array_equal(data.event, [False, True, False])
 

@@ -1,6 +1,8 @@
 """Dose-toxicity models in PyMC against the exact quadrature engines of dartnk.adaptive,
 and the laws of the hierarchical models (shrinkage, EXNEX)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,8 +10,8 @@ from _mcmc import PROTOCOL, QUICK, agrees, dlt_patients, fake_trial
 from scipy import special
 
 from dartnk.adaptive import BLRM, CRM
-from dartnk.analyses import example_data, load_trial
-from dartnk.models import BLRMPrior, blrm, crm, fit_crm, fit_toxicity
+from dartnk.analyses import blrm_prior, example_data, load_trial
+from dartnk.models import blrm, crm, fit_crm, fit_toxicity
 
 pytestmark = pytest.mark.slow
 
@@ -169,8 +171,13 @@ def rich_trial():
     return fake_trial(dlt_patients(RICH))
 
 
+def _prior(**changes):
+    """The protocol's BLRM prior with some settings changed."""
+    return replace(blrm_prior(PROTOCOL), **changes)
+
+
 def _hierarchical(trial, kind, **prior):
-    return fit_toxicity(trial, kind, prior=BLRMPrior(**prior), seed=3, **QUICK)
+    return fit_toxicity(trial, kind, prior=_prior(**prior), seed=3, **QUICK)
 
 
 TAU_SCALES = ((1e-3, 1e-3), (0.25, 0.125), (2.0, 0.5))
@@ -284,7 +291,7 @@ def test_exnex_of_one_construct_agrees_with_quadrature_of_its_mixture_prior():
     cells = [("DL1", 3, 0), ("DL2", 6, 1), ("DL3", 6, 3)]
     fit = fit_toxicity(
         fake_trial(dlt_patients({"A": cells})), "exnex", constructs=("A",),
-        prior=BLRMPrior(weight=0.5), seed=6, **QUICK,
+        prior=_prior(weight=0.5), seed=6, **QUICK,
     )  # fmt: skip
     assert fit.passed, fit.diagnostics
     mean, over = _exnex_one_construct_by_quadrature(cells, 0.5)
@@ -296,9 +303,9 @@ def test_exnex_of_one_construct_agrees_with_quadrature_of_its_mixture_prior():
 
 def test_exnex_weight_of_zero_or_one_names_the_model_to_use(rich_trial):
     with pytest.raises(ValueError, match="hierarchical='independent'"):
-        fit_toxicity(rich_trial, "exnex", prior=BLRMPrior(weight=0.0), draws=10, tune=10)
+        fit_toxicity(rich_trial, "exnex", prior=_prior(weight=0.0), draws=10, tune=10)
     with pytest.raises(ValueError, match="hierarchical='exchangeable'"):
-        fit_toxicity(rich_trial, "exnex", prior=BLRMPrior(weight=1.0), draws=10, tune=10)
+        fit_toxicity(rich_trial, "exnex", prior=_prior(weight=1.0), draws=10, tune=10)
 
 
 # --- the example data cut ---------------------------------------------------------------------

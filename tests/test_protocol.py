@@ -37,7 +37,7 @@ def test_defaults_follow_the_design():
     assert p.selection.weights == {
         "safety": 0.35,
         "efficacy": 0.30,
-        "expansion": 0.20,
+        "kinetics": 0.20,
         "manufacturability": 0.15,
     }
     assert (p.expansion.n_max, p.expansion.p0, p.expansion.p1) == (20, 0.15, 0.35)
@@ -85,6 +85,7 @@ def _set(data: dict, path: str, value) -> dict:
         ("pk.blq_policy", "zero", "pk.blq_policy = 'zero'"),
         ("sampling.max_rhat", 0.99, "sampling.max_rhat = 0.99"),
         ("priors.blrm_corr", 1.0, "priors.blrm_corr = 1.0"),
+        ("priors.expansion_mean", [3.0, 4.5], "['expansion_mean'] are now named ['kinetics_mean']"),
     ],
 )
 def test_impossible_values_name_key_and_value(base, path, value, expected):
