@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -110,6 +111,7 @@ class Decision:
     patient is to be enrolled for now (pending outcomes could change the decision, a
     stopping rule awaits their follow-up, or accrual is suspended). ``n_at_dose`` counts
     patients with a known outcome, ``pending_at_dose`` those still inside the window.
+    ``estimates`` (the design's per-dose posterior numbers) are computed when first read.
     """
 
     design: str
@@ -123,7 +125,14 @@ class Decision:
     dlt_at_dose: np.ndarray
     pending_at_dose: np.ndarray
     admissible: np.ndarray
-    estimates: pd.DataFrame | None = field(default=None, repr=False)
+    estimator: Callable[[], pd.DataFrame | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    @cached_property
+    def estimates(self) -> pd.DataFrame | None:
+        """Per-dose estimates of the design (None for a design without a posterior)."""
+        return None if self.estimator is None else self.estimator()
 
     def summary(self) -> pd.DataFrame:
         """Per-dose table: label, n, DLTs, pending, admissible, and the design's estimates."""
@@ -419,8 +428,9 @@ class EscalationDesign(ABC):
         """The decision for a state of one trial, with its reasons and per-dose table."""
         if len(state) != 1:
             raise ValueError(f"recommend_state takes the state of one trial, got {len(state)}")
-        batch = self.decide(state)
-        reasons = self._reasons(batch, state)
+        unheld = self._decide_unheld(state)
+        batch = self._hold_stops(state, unheld)
+        reasons = self._reasons(batch, state, unheld)
         next_dose, mtd = batch.next_dose[0], batch.mtd[0]
         wait = bool(batch.wait[0])
         return Decision(
@@ -435,10 +445,12 @@ class EscalationDesign(ABC):
             dlt_at_dose=state.y[0].copy(),
             pending_at_dose=state.n_pending[0],
             admissible=batch.admissible[0].copy(),
-            estimates=self._estimates(state),
+            estimator=lambda: self._estimates(state),
         )
 
-    def _reasons(self, batch: BatchDecision, state: EscalationState) -> list[tuple[str, str]]:
+    def _reasons(
+        self, batch: BatchDecision, state: EscalationState, unheld: BatchDecision
+    ) -> list[tuple[str, str]]:
         rule = int(batch.rule[0]) - len(self.design_rules)
         tite = self.window is not None
         if rule == _PENDING:
@@ -459,7 +471,6 @@ class EscalationDesign(ABC):
                     for r, m in self._explain(self._decide(worst), worst)
                 ],
             ]
-        unheld = self._decide_unheld(state)
         if rule == _AWAIT:
             if tite:
                 explained = self._explain(self._decide(state), state)

@@ -204,7 +204,10 @@ class GridPosterior:
             level = np.where(weight > 0, pending.level, 0)
             pending = PendingBatch(level=level, weight=weight, mask=weight > 0)
             key += [level, weight.view(np.int64)]
-        unique, inverse = _unique_rows(np.concatenate(key, axis=1))
+        if n.shape[0] == 1:
+            unique, inverse = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        else:
+            unique, inverse = _unique_rows(np.concatenate(key, axis=1))
         trials = unique.size
         n, y = n[unique], y[unique]
         if pending is not None:

@@ -19,6 +19,8 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
+from dartnk.models.priors import BLRMPrior
+
 from ._base import BatchDecision, EscalationDesign
 from ._quadrature import (
     GridPosterior,
@@ -230,6 +232,9 @@ class BLRM(EscalationDesign):
         ``reference_dose``).
     reference_dose : float
         Dose at which logit p = log_alpha.
+    prior : BLRMPrior, optional
+        The prior of (log_alpha, log_beta) (:class:`dartnk.models.BLRMPrior`, the one
+        specification the PyMC model reads too); or give its numbers:
     prior_mean, prior_sd : pair of float
         Prior means and standard deviations of (log_alpha, log_beta).
     prior_corr : float, default 0
@@ -280,8 +285,9 @@ class BLRM(EscalationDesign):
         doses: Sequence[float] | np.ndarray,
         reference_dose: float,
         *,
-        prior_mean: Sequence[float],
-        prior_sd: Sequence[float],
+        prior: BLRMPrior | None = None,
+        prior_mean: Sequence[float] | None = None,
+        prior_sd: Sequence[float] | None = None,
         prior_corr: float = 0.0,
         intervals: Sequence[float] = (0.16, 0.33),
         ewoc: float = 0.25,
@@ -302,6 +308,14 @@ class BLRM(EscalationDesign):
             raise ValueError(f"doses must increase strictly, got {amounts.tolist()}")
         if not np.isfinite(reference_dose) or reference_dose <= 0:
             raise ValueError(f"reference_dose {reference_dose} must be a positive amount")
+        if prior is not None:
+            if prior_mean is not None or prior_sd is not None or prior_corr != 0.0:
+                raise ValueError("give the prior either as prior= or as prior_mean/prior_sd")
+            if not isinstance(prior, BLRMPrior):
+                raise ValueError(f"prior must be a BLRMPrior, got {type(prior).__name__}")
+            prior_mean, prior_sd, prior_corr = prior.mean, prior.sd, prior.corr
+        elif prior_mean is None or prior_sd is None:
+            raise ValueError("give the prior: prior=BLRMPrior(...) or prior_mean and prior_sd")
         mean = np.asarray(prior_mean, dtype=float)
         sd = np.asarray(prior_sd, dtype=float)
         if mean.shape != (2,) or not np.all(np.isfinite(mean)):
@@ -326,6 +340,7 @@ class BLRM(EscalationDesign):
         self.prior_mean = (float(mean[0]), float(mean[1]))
         self.prior_sd = (float(sd[0]), float(sd[1]))
         self.prior_corr = float(prior_corr)
+        self.prior = BLRMPrior(mean=self.prior_mean, sd=self.prior_sd, corr=self.prior_corr)
         self.intervals = (bounds[0], bounds[1])
         self.ewoc = float(ewoc)
         self.max_step = int(max_step)

@@ -451,10 +451,16 @@ class CRM(EscalationDesign):
 
     def _prob_above(self, posterior: np.ndarray, threshold: float) -> np.ndarray:
         """P(DLT rate > threshold) per dose from normalised grid weights (trials, nodes)."""
-        cuts = self._beta_where(threshold)
-        upper = tail_weights(self._edges, _GRID_POINTS, np.clip(cuts, -1e300, 1e300))
-        below = 1.0 - upper / self._quad_weights
-        return np.clip(posterior @ below.T, 0.0, 1.0)
+        return np.clip(posterior @ self._below(threshold).T, 0.0, 1.0)
+
+    def _below(self, threshold: float) -> np.ndarray:
+        """Per dose, the grid functional of P(DLT rate <= threshold), kept per threshold."""
+        cache = self.__dict__.setdefault("_below_cache", {})
+        if threshold not in cache:
+            cuts = self._beta_where(threshold)
+            upper = tail_weights(self._edges, _GRID_POINTS, np.clip(cuts, -1e300, 1e300))
+            cache[threshold] = frozen_array(1.0 - upper / self._quad_weights)
+        return cache[threshold]
 
     def _decide(self, state: EscalationState) -> CRMBatchDecision:
         """Batch decision of the rules in the class docstring.

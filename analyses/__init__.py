@@ -7,6 +7,7 @@ from .derive import (
     expansion_summary,
     kinetics_summary,
 )
+from .designs import DESIGN_NAMES, build_design, build_designs
 from .errors import InputError
 from .example_data import example_data, write_example_data
 from .expansion import (
@@ -41,6 +42,7 @@ from .model_inputs import (
     toxicity_inputs,
 )
 from .protocol import Protocol, ProtocolError, default_protocol, load_protocol
+from .recommendation import Recommendation, recommend
 from .scenario import Scenario, ScenarioError, default_scenario, load_scenario
 from .tables import (
     OPTIONAL_TABLES,
@@ -55,6 +57,7 @@ from .trial import EscalationData, TrialData, load_trial
 from .validation import DataError, ValidatedTables, validate_tables
 
 __all__ = [
+    "DESIGN_NAMES",
     "OPTIONAL_TABLES",
     "REQUIRED_TABLES",
     "TABLES",
@@ -66,6 +69,7 @@ __all__ = [
     "InputError",
     "Protocol",
     "ProtocolError",
+    "Recommendation",
     "Scenario",
     "ScenarioError",
     "TrialData",
@@ -74,6 +78,8 @@ __all__ = [
     "analyse_expansion_survival",
     "best_overall_response",
     "blrm_prior",
+    "build_design",
+    "build_designs",
     "crm_inputs",
     "data_dictionary",
     "data_dictionary_markdown",
@@ -98,6 +104,7 @@ __all__ = [
     "manufacturing_inputs",
     "manufacturing_prior",
     "predictive_design",
+    "recommend",
     "response_data",
     "response_inputs",
     "response_prior",

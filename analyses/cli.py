@@ -503,6 +503,8 @@ def expansion_command(
         seed=seed,
     )
     console = out_console()
+    for line in result.stopping:
+        console.print(f"STOPPING RULE MET: {line}", markup=False, soft_wrap=True)
     print_frame(result.summary(), title=result.headline, console=console)
     for rule, text in result.reasons:
         console.print(f"  - {rule}: {text}", markup=False)
@@ -510,6 +512,12 @@ def expansion_command(
         print_frame(
             result.looks,
             title="Planned looks reached (evaluable patients in order of enrolment)",
+            console=console,
+        )
+    if len(result.toxicity_looks):
+        print_frame(
+            result.toxicity_looks,
+            title="Toxicity monitor looks reached (patients with complete DLT follow-up)",
             console=console,
         )
     print_frame(result.survival.summary(), title=result.survival.headline, console=console)

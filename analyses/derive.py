@@ -16,9 +16,13 @@ Decisions where the contract leaves room
   follow-up 0 and TITE weight 0: the dose is taken, and the escalation waits for the
   patient's outcome. A patient never infused because manufacturing failed has DLT status
   ``"not evaluable"`` and no TITE weight (NaN), and is replaced.
-- A patient counts as response-evaluable when infused and a confirmed responder, or with a
-  decided best response (SD or PD, not awaiting confirmation), or off study; a patient
-  still on study with no decisive assessment yet is left out of the ORR denominator.
+- A patient's response is known (``response_evaluable``) when infused and a confirmed
+  responder, or a non-responder: progressed, off study, or followed for the protocol's
+  ``assessments.response_window_days`` (126, three assessments) without a confirmed
+  response and with none awaiting confirmation. A patient still on study before then is
+  pending and left out of the ORR denominator: a responder's PR may follow SD at the
+  first assessment, so counting such a patient as a non-responder would bias the ORR and
+  the futility looks down.
 - The AUC runs over [0, ``auc_end_day``]. When the first sample used is after day 0 (the
   ``exclude`` policy drops a below-LLOQ day-0 sample) the curve starts at that sample; it
   is NaN when no sample used lies before ``auc_end_day`` or none reaches it.
@@ -38,6 +42,7 @@ from .protocol import PK, Assessments, Protocol
 
 __all__ = [
     "DLT_STATUSES",
+    "RESPONSE_STATUSES",
     "BestResponse",
     "Expansion",
     "Kinetics",
@@ -335,6 +340,72 @@ def _dlt_columns(patients: pd.DataFrame, events: pd.DataFrame, protocol: Protoco
     )
 
 
+RESPONSE_STATUSES: tuple[str, ...] = ("responder", "non-responder", "pending", "not evaluable")
+
+
+def response_status(
+    days: np.ndarray | list[float],
+    codes: np.ndarray | list[str],
+    *,
+    followed: float,
+    off_study: bool,
+    settings: Assessments,
+) -> tuple[str, BestResponse]:
+    """A patient's response status from the assessments known so far.
+
+    "responder": a confirmed CR or PR (RECIST 1.1, :func:`best_overall_response`);
+    "non-responder": progressed, off study, or ``followed`` (days since the first
+    infusion) reaching ``settings.response_window_days`` with no response awaiting
+    confirmation; "pending" otherwise. The caller says "not evaluable" for a patient never
+    infused.
+    """
+    codes = np.asarray(codes, dtype=object)
+    result = best_overall_response(
+        days,
+        codes,
+        confirmation_days=settings.confirmation_days,
+        sd_min_days=settings.sd_min_days,
+        on_study=not off_study,
+    )
+    if result.best in _RESPONDING:
+        return "responder", result
+    progressed = bool((codes == "PD").any())
+    window_over = followed >= settings.response_window_days
+    if progressed or off_study or (window_over and not result.awaiting_confirmation):
+        return "non-responder", result
+    return "pending", result
+
+
+def response_known_day(
+    days: np.ndarray,
+    codes: np.ndarray,
+    *,
+    followed: float,
+    off_day: float,
+    settings: Assessments,
+) -> float:
+    """The first day (from the first infusion) on which the response status is decided,
+    given every assessment up to ``followed`` days and going off study on ``off_day``
+    (NaN while on study); NaN when still pending after ``followed`` days."""
+    days = np.asarray(days, dtype=float)
+    codes = np.asarray(codes, dtype=object)
+    candidates = [*days.tolist(), settings.response_window_days]
+    if np.isfinite(off_day):
+        candidates.append(off_day)
+    for day in sorted(set(c for c in candidates if c <= followed)):
+        seen = days <= day
+        status, _ = response_status(
+            days[seen],
+            codes[seen],
+            followed=day,
+            off_study=bool(np.isfinite(off_day) and off_day <= day),
+            settings=settings,
+        )
+        if status != "pending":
+            return float(day)
+    return float("nan")
+
+
 def _response_columns(
     patients: pd.DataFrame, responses: pd.DataFrame, protocol: Protocol
 ) -> pd.DataFrame:
@@ -342,29 +413,44 @@ def _response_columns(
     known = _known(responses, patients)
     groups = dict(tuple(known.groupby("patient_id")))
     rows = []
-    for pid, infused, off in patients[["patient_id", "infused", "off_study"]].itertuples(
-        index=False
-    ):
+    columns = ["patient_id", "infused", "off_study", "followup_days"]
+    for pid, infused, off, followed in patients[columns].itertuples(index=False):
         mine = groups.get(pid, known.iloc[:0])
-        result = best_overall_response(
-            mine["day"].astype("float64").to_numpy(),
-            mine["response"].to_numpy(dtype=object),
-            confirmation_days=settings.confirmation_days,
-            sd_min_days=settings.sd_min_days,
-            on_study=not off,
+        days = mine["day"].astype("float64").to_numpy()
+        codes = mine["response"].to_numpy(dtype=object)
+        status, result = response_status(
+            days, codes, followed=followed, off_study=bool(off), settings=settings
         )
-        responder = result.best in _RESPONDING
-        decided = responder or (result.best != "NE" and not result.awaiting_confirmation)
+        if not infused:
+            status = "not evaluable"
+        decided = status in ("responder", "non-responder")
         rows.append(
             {
                 "best_response": result.best,
-                "responder": responder,
+                "responder": status == "responder",
                 "awaiting_confirmation": result.awaiting_confirmation,
-                "response_evaluable": bool(infused and (decided or off)),
+                "response_status": status,
+                "response_evaluable": decided,
+                "response_known_day": response_known_day(
+                    days,
+                    codes,
+                    followed=followed,
+                    off_day=followed if off else np.nan,
+                    settings=settings,
+                )
+                if decided
+                else np.nan,
             }
         )
-    columns = ["best_response", "responder", "awaiting_confirmation", "response_evaluable"]
-    return pd.DataFrame(rows, index=patients.index, columns=columns)
+    names = [
+        "best_response",
+        "responder",
+        "awaiting_confirmation",
+        "response_status",
+        "response_evaluable",
+        "response_known_day",
+    ]
+    return pd.DataFrame(rows, index=patients.index, columns=names)
 
 
 def _kinetics_columns(patients: pd.DataFrame, pk: pd.DataFrame, protocol: Protocol):
@@ -456,7 +542,10 @@ def derive_patients(
         (one of :data:`DLT_STATUSES`), ``dlt_onset_day``, ``tite_weight`` (1 for DLT and
         no DLT, min(1, u / window) while pending, NaN when not evaluable),
         ``best_response``, ``responder`` (confirmed CR or PR),
-        ``awaiting_confirmation``, ``response_evaluable``, ``cmax``, ``tmax``, ``auc``,
+        ``awaiting_confirmation``, ``response_status`` (one of
+        :data:`RESPONSE_STATUSES`), ``response_evaluable`` (responder or non-responder),
+        ``response_known_day`` (day from the first infusion the status was decided),
+        ``cmax``, ``tmax``, ``auc``,
         ``n_blq_used``, ``last_detectable_day``, ``auc_copies_low``,
         ``auc_copies_high``, ``window_cmax``, ``lots``, ``released_lots``, ``released``.
 

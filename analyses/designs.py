@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dartnk.adaptive import BLRM, BOIN, CRM, EscalationDesign, ThreePlusThree
 
 from .errors import InputError
+from .model_inputs import blrm_prior
 from .protocol import Protocol
 
 __all__ = ["DESIGN_NAMES", "build_design", "build_designs"]
@@ -74,9 +75,7 @@ def build_design(protocol: Protocol, name: str) -> EscalationDesign:
         return BLRM(
             protocol.doses,
             priors.reference_dose,
-            prior_mean=priors.blrm_mean,
-            prior_sd=priors.blrm_sd,
-            prior_corr=priors.blrm_corr,
+            prior=blrm_prior(protocol),
             intervals=(tox.underdose_below, tox.overdose_from),
             ewoc=tox.ewoc,
             max_step=phase1.blrm.max_step,

@@ -302,8 +302,12 @@ class ExpansionAnalysis:
     efficacy : SingleArmDecision
         The predictive-probability rule at (response_evaluable, responders).
     looks : DataFrame
-        The planned looks already reached: responders among the first n evaluable
-        patients in order of enrolment, the probability the rule used and its action.
+        The planned looks already reached: responders among the first n patients whose
+        response became known (in the order it did), the probability the rule used and
+        its action.
+    toxicity_looks : DataFrame
+        The toxicity monitor's looks already reached: DLTs among the first n patients whose
+        DLT outcome became known, the probability and the action.
     dlt_evaluable, dlts, dlt_pending : int
         Patients with complete DLT follow-up, DLTs among them, patients still inside the
         window without a DLT.
@@ -330,6 +334,7 @@ class ExpansionAnalysis:
     ci_prob: float
     efficacy: SingleArmDecision
     looks: pd.DataFrame
+    toxicity_looks: pd.DataFrame
     dlt_evaluable: int
     dlts: int
     dlt_pending: int
@@ -397,6 +402,28 @@ class ExpansionAnalysis:
                     f"({pending.statistic} = {pending.probability:.3f})",
                 )
             )
+        return tuple(out)
+
+    @property
+    def stopping(self) -> tuple[str, ...]:
+        """One line per monitoring rule met at a planned look, naming the look: the
+        predictive-probability rule before its final analysis (futility or efficacy), the
+        toxicity monitor at any look; empty while every rule says continue. Enrolment
+        stops at the first such look."""
+        out = []
+        for rule, table, events, final in (
+            ("predictive-probability rule", self.looks, "responders", False),
+            ("toxicity monitor", self.toxicity_looks, "DLTs", True),
+        ):
+            met = (table["action"] != "continue") & (final | (table["n"] < table.attrs["n_max"]))
+            if met.any():
+                look = int(np.argmax(met.to_numpy()))
+                first = table.iloc[look]
+                out.append(
+                    f"{rule}: {first['action']} at look {look + 1} (n = {int(first['n'])}, "
+                    f"{int(first[events])} {events}, {first['statistic']} = "
+                    f"{first['probability']:.3f}); stop enrolment"
+                )
         return tuple(out)
 
     @property
@@ -487,7 +514,7 @@ def analyse_expansion(
         listed = ", ".join(f"{c} at {d}" for c, d in arms)
         raise InputError(f"Phase 2 patients span several constructs or dose levels: {listed}")
     construct, dose_level = arms[0]
-    evaluable = phase2[phase2["response_evaluable"].astype(bool)]
+    evaluable = _in_order_known(phase2[phase2["response_evaluable"].astype(bool)], "response")
     response = evaluable["responder"].astype(bool).to_numpy()
     n, x = int(response.size), int(response.sum())
     status = phase2["dlt_status"]
@@ -516,6 +543,9 @@ def analyse_expansion(
         ci_prob=float(ci_prob),
         efficacy=design.decision(n, x),
         looks=_look_history(design, response),
+        toxicity_looks=_look_history(
+            monitor, _dlts_in_order(phase2, protocol.dlt_window), events="DLTs"
+        ),
         dlt_evaluable=n_tox,
         dlts=y_tox,
         dlt_pending=pending,
@@ -535,16 +565,46 @@ def analyse_expansion(
     )
 
 
-def _look_history(design: PredictiveProbabilityDesign, response: np.ndarray) -> pd.DataFrame:
-    reached = np.array([look for look in design.looks if look <= response.size], dtype=np.int64)
-    responders = np.cumsum(response)[reached - 1] if reached.size else reached
-    rows = [design.decision(int(n), int(x)) for n, x in zip(reached, responders, strict=True)]
-    return pd.DataFrame(
+def _in_order_known(patients: pd.DataFrame, outcome: str, window: int = 0) -> pd.DataFrame:
+    """Patients in the order their ``outcome`` ("response" or "dlt") became known (study
+    day; ties in enrolment order): a look of a monitoring rule is taken when its n-th
+    outcome is known, on the first n known."""
+    first = patients["first_infusion_day"].astype("float64")
+    if outcome == "response":
+        known = first + patients["response_known_day"].astype("float64")
+    else:
+        onset = patients["dlt_onset_day"].astype("float64")
+        known = first + onset.where(patients["dlt_status"] == "DLT", float(window))
+    order = np.lexsort((patients["enrolled_day"].to_numpy(), known.to_numpy()))
+    return patients.iloc[order]
+
+
+def _dlts_in_order(phase2: pd.DataFrame, window: int) -> np.ndarray:
+    """DLT 0/1 of the Phase 2 patients with complete DLT follow-up, in the order their
+    outcome became known."""
+    complete = phase2[phase2["dlt_status"].isin(("DLT", "no DLT"))]
+    ordered = _in_order_known(complete, "dlt", window)
+    return (ordered["dlt_status"] == "DLT").to_numpy(dtype=np.int64)
+
+
+def _look_history(
+    rule: PredictiveProbabilityDesign | ToxicityMonitor,
+    outcomes: np.ndarray,
+    *,
+    events: str = "responders",
+) -> pd.DataFrame:
+    """The rule at each of its looks reached by ``outcomes`` (0/1 in enrolment order)."""
+    reached = np.array([look for look in rule.looks if look <= outcomes.size], dtype=np.int64)
+    counts = np.cumsum(outcomes)[reached - 1] if reached.size else reached
+    rows = [rule.decision(int(n), int(x)) for n, x in zip(reached, counts, strict=True)]
+    table = pd.DataFrame(
         {
             "n": reached,
-            "responders": np.asarray(responders, dtype=np.int64),
+            events: np.asarray(counts, dtype=np.int64),
             "statistic": [d.statistic for d in rows],
             "probability": [d.probability for d in rows],
             "action": [d.action_text for d in rows],
         }
     )
+    table.attrs["n_max"] = int(rule.n_max)
+    return table

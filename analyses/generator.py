@@ -32,6 +32,7 @@ from dartnk.adaptive import EscalationState, PendingBatch, ThreePlusThree
 
 from ._course import Course, Screening, Streams, Truth, draw_course, screen
 from ._export import tables_at_cutoff
+from .derive import response_known_day, response_status
 from .protocol import Protocol
 from .scenario import Scenario
 
@@ -259,15 +260,21 @@ class _Run:
 
     def phase2(self) -> None:
         """Expand the selected construct at its MTD, enrolling eligible arrivals after
-        the interim (``phase2.selection_delay_days`` after the last arm stopped)."""
+        the interim (``phase2.selection_delay_days`` after the last arm stopped), until
+        ``phase2.n_patients`` are enrolled or a monitoring rule stops the expansion: the
+        predictive-probability rule on the responses known so far, or the toxicity
+        monitor on the DLT outcomes known so far, at a planned look."""
         if self.stop_day is None or not all(arm.stopped for arm in self.arms):
             return
         interim = self.stop_day + self.scenario.phase2.selection_delay_days
         arm = self._select(interim)
         if arm is None:
             return
-        enrolled = 0
-        while enrolled < self.protocol.phase2.n_patients:
+        from .expansion import predictive_design, toxicity_monitor
+
+        rules = (predictive_design(self.protocol), toxicity_monitor(self.protocol))
+        expansion: list[Course] = []
+        while len(expansion) < self.protocol.phase2.n_patients:
             day = self._next[1]
             if day > self.horizon:
                 return
@@ -276,8 +283,9 @@ class _Run:
                 continue
             screening = self._screen_next()
             if self._fits(screening, arm):
-                self._enrol(screening, arm, arm.mtd, phase=2, day=day)
-                enrolled += 1
+                if _monitoring_stops(rules, expansion, day, self.protocol):
+                    return
+                expansion.append(self._enrol(screening, arm, arm.mtd, phase=2, day=day))
 
     def _select(self, interim: int) -> _Arm | None:
         with_mtd = [arm for arm in self.arms if arm.mtd is not None]
@@ -313,3 +321,49 @@ class _Run:
             default=0,
         )
         return int(last) + self.scenario.follow_up.final_follow_up_days
+
+
+def _monitoring_stops(rules: tuple, expansion: list[Course], day: int, protocol: Protocol) -> bool:
+    """Whether a monitoring rule has stopped the expansion by study ``day``: a look of the
+    predictive-probability rule (before its final analysis) or of the toxicity monitor
+    reached by the outcomes known that day, in the order they became known, whose action
+    is a stop (as :func:`dartnk.analyses.analyse_expansion` reads a data cut)."""
+    design, monitor = rules
+    responses = sorted(
+        r for r in (_response_known(c, day, protocol) for c in expansion) if r is not None
+    )
+    dlts = sorted(
+        (c.resolution_day, i, int(c.dlt))
+        for i, c in enumerate(expansion)
+        if c.resolution_day <= day and c.dlt_evaluable
+    )
+    for rule, known, final in ((design, responses, False), (monitor, dlts, True)):
+        counts = np.cumsum(np.asarray([k[-1] for k in known], dtype=np.int64))
+        for look in rule.looks:
+            if look > len(known) or (look == rule.n_max and not final):
+                break
+            if rule.decide(np.array([look]), counts[look - 1 : look])[0] != 0:
+                return True
+    return False
+
+
+def _response_known(course: Course, day: int, protocol: Protocol) -> tuple[int, int, int] | None:
+    """(study day the response became known, enrolment position, 1 or 0) when the course's
+    response is decided on study ``day``; None while pending or never infused. The same
+    derivation as a data cut's (:func:`dartnk.analyses.derive.response_status`)."""
+    first = course.first_infusion_day
+    if first is None or first > day:
+        return None
+    settings = protocol.assessments
+    off = course.off_day is not None and first + course.off_day <= day
+    followed = course.off_day if off else day - first
+    seen = [(d, r) for d, r in course.assessments if d <= followed]
+    days = np.array([d for d, _ in seen], dtype=float)
+    codes = np.array([r for _, r in seen], dtype=object)
+    status, _ = response_status(days, codes, followed=followed, off_study=off, settings=settings)
+    if status == "pending":
+        return None
+    known = response_known_day(
+        days, codes, followed=followed, off_day=followed if off else np.nan, settings=settings
+    )
+    return first + int(known), course.enrolled_day, int(status == "responder")

@@ -18,9 +18,11 @@ from dartnk.analyses import (
     InputError,
     best_overall_response,
     default_cutoff,
+    default_protocol,
     kinetics_summary,
     load_trial,
 )
+from dartnk.analyses.derive import response_known_day, response_status
 from dartnk.analyses.protocol import protocol_from_dict
 
 LOG25 = math.log10(25.0)
@@ -304,7 +306,8 @@ def test_counts_by_arm_and_dose():
     counts = rows.loc[[("A", "DL1"), ("B", "DL1"), ("B", "DL2"), ("C", "DL1")]]
     assert counts.to_numpy().tolist() == [
         # patients infused evaluable dlt pending not_evaluable responders response_evaluable
-        [3, 3, 2, 1, 0, 1, 1, 3],
+        # (A-002: SD on study, followed 98 < 126 days: its response is pending)
+        [3, 3, 2, 1, 0, 1, 1, 2],
         [1, 1, 1, 0, 0, 0, 0, 1],
         [1, 1, 1, 0, 0, 0, 0, 0],
         [2, 1, 1, 0, 0, 1, 0, 0],
@@ -357,3 +360,52 @@ def test_repr_and_html_come_from_the_summary():
     assert text.splitlines()[1].split()[:3] == ["construct", "dose_level", "patients"]
     html = trial._repr_html_()
     assert html.startswith("<p>TrialData(DART-NK-SCLC") and "<table" in html
+
+
+ASSESSMENTS = default_protocol().assessments
+
+
+@pytest.mark.parametrize(
+    ("days", "codes", "followed", "off", "status", "known_day"),
+    [
+        pytest.param([42], ["SD"], 60, False, "pending", math.nan, id="SD-at-42-before-PR"),
+        pytest.param([42, 84], ["SD", "PR"], 100, False, "pending", math.nan, id="PR-unconfirmed"),
+        pytest.param(
+            [42, 84, 126], ["SD", "PR", "PR"], 130, False, "responder", 126.0, id="PR-late"
+        ),
+        pytest.param([42, 84], ["SD", "SD"], 126, False, "non-responder", 126.0, id="window-over"),
+        pytest.param(
+            [42, 84, 126],
+            ["SD", "SD", "PR"],
+            130,
+            False,
+            "pending",
+            math.nan,
+            id="window-over-but-PR-awaits-confirmation",
+        ),
+        pytest.param([42], ["PD"], 50, False, "non-responder", 42.0, id="progressed"),
+        pytest.param([42], ["SD"], 50, True, "non-responder", 50.0, id="off-study-at-50"),
+    ],
+)
+def test_a_response_is_pending_until_known(days, codes, followed, off, status, known_day):
+    """On study without a confirmed response or progression, and followed for less than
+    the response window of 126 days (three assessments), the response is pending; a
+    responder whose PR follows SD at day 42 is not counted a non-responder meanwhile."""
+    got, _ = response_status(days, codes, followed=followed, off_study=off, settings=ASSESSMENTS)
+    assert got == status
+    day = response_known_day(
+        np.array(days, float),
+        np.array(codes, object),
+        followed=followed,
+        off_day=followed if off else math.nan,
+        settings=ASSESSMENTS,
+    )
+    assert day == pytest.approx(known_day, nan_ok=True)
+
+
+def test_the_response_window_comes_from_the_protocol():
+    data = default_protocol().to_dict()
+    data["assessments"]["response_window_days"] = 84
+    short = protocol_from_dict(data).assessments
+    got, _ = response_status([42, 84], ["SD", "SD"], followed=84, off_study=False, settings=short)
+    assert got == "non-responder"

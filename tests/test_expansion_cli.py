@@ -30,7 +30,7 @@ def _run(*args):
 @pytest.fixture(scope="module")
 def expansion_cut(tmp_path_factory):
     folder = tmp_path_factory.mktemp("expansion") / "cut"
-    result = _run("example-data", folder, "--seed", 3, "--phase2")
+    result = _run("example-data", folder, "--seed", 13, "--phase2")
     assert result.exit_code == 0, result.output
     return folder
 
@@ -258,3 +258,21 @@ def test_expansion_command_prints_survival_with_the_model(expansion_cut):
     quick = _run("expansion", expansion_cut, "--no-survival-model")
     assert quick.exit_code == 0, quick.output
     assert "Kaplan-Meier" in quick.output and "Weibull" not in quick.output
+
+
+def test_the_command_says_prominently_when_a_stopping_rule_is_met(tmp_path):
+    folder = tmp_path / "stopped"
+    assert _run("example-data", folder, "--seed", 1, "--phase2").exit_code == 0
+    result = _run("expansion", folder, "--no-survival-model")
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("STOPPING RULE MET: toxicity monitor: stop for toxicity at look 1")
+    assert "Toxicity monitor looks reached" in result.output
+
+
+def test_a_running_expansion_prints_no_stopping_banner(expansion_cut):
+    result = _run("expansion", expansion_cut, "--no-survival-model")
+    assert result.exit_code == 0, result.output
+    assert ("STOPPING RULE MET" in result.output) == bool(
+        analyse_expansion(load_trial(expansion_cut)).stopping
+    )

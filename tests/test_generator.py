@@ -1,6 +1,7 @@
 """The synthetic trial generator: reproducibility, truth recovery, the protocol's rules."""
 
 import functools
+import math
 from importlib import resources
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from dartnk.adaptive import EscalationState, ThreePlusThree
 from dartnk.analyses import InputError, default_protocol, load_trial, validate_tables
+from dartnk.analyses._course import Streams
 from dartnk.analyses._export import write_csv
 from dartnk.analyses.example_data import (
     EXAMPLE_CUTOFF,
@@ -16,7 +18,8 @@ from dartnk.analyses.example_data import (
     generate_example_data,
     write_example_data,
 )
-from dartnk.analyses.generator import generate_trial
+from dartnk.analyses.expansion import analyse_expansion, predictive_design, toxicity_monitor
+from dartnk.analyses.generator import _Run, generate_trial
 from dartnk.analyses.scenario import (
     Scenario,
     ScenarioError,
@@ -308,7 +311,7 @@ def test_phase2_expands_one_construct_at_one_dose(fixed, seed):
     scenario = _variant(SCENARIO, {"phase2.construct_id": fixed})
     patients = _trial(scenario, seed, None, True)["patients"]
     phase1, phase2 = patients[patients["phase"] == 1], patients[patients["phase"] == 2]
-    assert len(phase2) == PROTOCOL.phase2.n_patients
+    assert 0 < len(phase2) <= PROTOCOL.phase2.n_patients
     assert phase2[["construct", "dose_level"]].drop_duplicates().shape[0] == 1
     assert fixed is None or set(phase2["construct"]) == {fixed}
     assert phase2["enrolled_day"].min() > phase1["enrolled_day"].max()
@@ -451,3 +454,73 @@ def test_write_example_data_keeps_existing_files_unless_asked(tmp_path):
         write_example_data(tmp_path, format="parquet")
     write_example_data(tmp_path, format="parquet", overwrite=True)
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".parquet"] * len(TABLE_NAMES)
+
+
+# --- escalation and expansion follow the monitoring rules -----------------------------
+
+
+def _first_stop_day(rule, known_days: np.ndarray, outcomes: np.ndarray, final: bool) -> float:
+    """Study day on which the rule first stops at a look, from outcomes in the order they
+    became known (inf when it never does)."""
+    counts = np.cumsum(outcomes)
+    for look in rule.looks:
+        if look > outcomes.size or (look == rule.n_max and not final):
+            break
+        if rule.decide(np.array([look]), counts[look - 1 : look])[0] != 0:
+            return float(known_days[look - 1])
+    return np.inf
+
+
+@pytest.mark.parametrize("seed", range(1, 13))
+def test_phase2_enrolment_stops_when_a_monitoring_rule_fires(seed):
+    """Seed 1 used to meet futility at its second look and still enrol 20."""
+    trial = load_trial(_trial(SCENARIO, seed, None, True), PROTOCOL)
+    phase2 = trial.patients[trial.patients["phase"] == 2]
+    first = phase2["first_infusion_day"].astype(float)
+    response = phase2[phase2["response_evaluable"]]
+    response_day = (first + phase2["response_known_day"])[response.index].to_numpy()
+    order = np.argsort(response_day, kind="stable")
+    complete = phase2[phase2["dlt_status"].isin(["DLT", "no DLT"])]
+    onset = complete["dlt_onset_day"].where(complete["dlt_status"] == "DLT", PROTOCOL.dlt_window)
+    dlt_day = (first[complete.index] + onset + 1).to_numpy()
+    dlt_order = np.argsort(dlt_day, kind="stable")
+    stop = min(
+        _first_stop_day(
+            predictive_design(PROTOCOL),
+            response_day[order],
+            response["responder"].to_numpy(dtype=int)[order],
+            final=False,
+        ),
+        _first_stop_day(
+            toxicity_monitor(PROTOCOL),
+            dlt_day[dlt_order],
+            (complete["dlt_status"] == "DLT").to_numpy(dtype=int)[dlt_order],
+            final=True,
+        ),
+    )
+    if np.isfinite(stop):
+        assert phase2["enrolled_day"].max() <= stop
+    else:
+        assert len(phase2) == PROTOCOL.phase2.n_patients
+
+
+def test_the_expansion_of_seed_1_stops_and_says_at_which_look():
+    result = analyse_expansion(load_trial(_trial(SCENARIO, 1, None, True), PROTOCOL))
+    assert result.enrolled < PROTOCOL.phase2.n_patients
+    assert result.stopping and "at look 1" in result.stopping[0]
+
+
+@pytest.mark.slow
+def test_no_mtd_is_declared_with_fewer_than_six_evaluable_patients():
+    """Over 1,000 generated Phase 1 runs, every declared MTD has 6 DLT-evaluable patients
+    (before, 3.2% had 5: a dropout after the decision was not replaced)."""
+    counts = []
+    for seed in range(1000):
+        run = _Run(PROTOCOL, SCENARIO, Streams(seed), horizon=math.inf)
+        run.phase1()
+        for arm in run.arms:
+            if arm.mtd is not None:
+                at = [c for c in arm.members if c.dose == arm.mtd and c.dlt_evaluable]
+                counts.append(len(at))
+    assert len(counts) > 1000
+    assert set(counts) == {6}
