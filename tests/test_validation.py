@@ -546,22 +546,41 @@ def test_folder_missing_a_required_file(tmp_path):
     assert "infusions: no infusions.csv or infusions.parquet: expected a required table" in problems
 
 
+CSV_KIND = "expected a CSV file (UTF-8 text, comma-separated, with a header row)"
+
+
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("pk.parquet", b"not a parquet file", "expected a Parquet file"),
-        ("patients.csv", b"", "expected a CSV file with a header row"),
+        ("pk.parquet", b"not a parquet file", "pk: cannot read pk.parquet ("),
+        ("patients.csv", b"", f"patients: patients.csv is empty: {CSV_KIND}"),
+        ("patients.csv", b" \n\n", f"patients: patients.csv is empty: {CSV_KIND}"),
+        (
+            "patients.csv",
+            bytes(range(256)) * 8,
+            f"patients: patients.csv is a binary file, not text: {CSV_KIND}",
+        ),
+        (
+            "pk.csv",
+            b"PAR1\x15\x04\x00\x00",
+            f"pk: pk.csv is a Parquet file: {CSV_KIND}",
+        ),
+        (
+            "patients.csv",
+            "patient_id,construct\nA-001,Ä\n".encode("latin-1"),
+            "patients: patients.csv is not UTF-8 text (byte 0xc4 at position 27; save it as "
+            f"UTF-8): {CSV_KIND}",
+        ),
     ],
-    ids=["garbage-parquet", "empty-csv"],
+    ids=["garbage-parquet", "empty-csv", "blank-csv", "binary-csv", "parquet-as-csv", "latin-1"],
 )
-def test_unreadable_file_is_reported(tmp_path, name, content, expected):
+def test_unreadable_file_is_reported_once_as_the_root_cause(tmp_path, name, content, expected):
     folder = _write(handmade(), tmp_path, "csv")
     (folder / name.replace(".parquet", ".csv")).unlink()
     (folder / name).write_bytes(content)
-    table = name.split(".")[0]
     problems = _problems(folder)
-    lines = [p for p in problems if p.startswith(f"{table}: cannot read {name} (")]
-    assert len(lines) == 1 and lines[0].endswith(expected), problems
+    assert problems[0].startswith(expected), problems
+    assert sum(p.startswith(name.split(".")[0] + ":") for p in problems) == 1, problems
 
 
 def test_not_a_folder_is_a_data_error(tmp_path):
