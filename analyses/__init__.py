@@ -1,68 +1,67 @@
-"""Workflows: the protocol, trial data, analyses and the command line of dartnk."""
+"""Workflows: the protocol, trial data, analyses and the command line of dartnk.
 
-from .derive import best_overall_response, default_cutoff, derive_patients, expansion_summary
-from .errors import InputError
-from .example_data import example_data, write_example_data
-from .expansion import (
-    ExpansionAnalysis,
-    ExpansionDesigns,
-    analyse_expansion,
-    expansion_designs,
-    predictive_design,
-    toxicity_monitor,
-)
-from .expansion_survival import ExpansionSurvival, analyse_expansion_survival
-from .generator import generate_trial
-from .protocol import Protocol, ProtocolError, default_protocol, load_protocol
-from .scenario import Scenario, ScenarioError, default_scenario, load_scenario
-from .tables import (
-    OPTIONAL_TABLES,
-    REQUIRED_TABLES,
-    TABLES,
-    data_dictionary,
-    data_dictionary_markdown,
-    table_schema,
-    table_schemas,
-)
-from .trial import EscalationData, TrialData, load_trial
-from .validation import DataError, ValidatedTables, validate_tables
+Public names load their module on first use, so that the command line starts without
+pandas, SciPy, pandera or PyMC and each command imports only what it needs.
+"""
 
-__all__ = [
-    "OPTIONAL_TABLES",
-    "REQUIRED_TABLES",
-    "TABLES",
-    "DataError",
-    "EscalationData",
-    "ExpansionAnalysis",
-    "ExpansionDesigns",
-    "ExpansionSurvival",
-    "InputError",
-    "Protocol",
-    "ProtocolError",
-    "Scenario",
-    "ScenarioError",
-    "TrialData",
-    "ValidatedTables",
-    "analyse_expansion",
-    "analyse_expansion_survival",
-    "best_overall_response",
-    "data_dictionary",
-    "data_dictionary_markdown",
-    "default_cutoff",
-    "default_protocol",
-    "default_scenario",
-    "derive_patients",
-    "example_data",
-    "expansion_designs",
-    "expansion_summary",
-    "generate_trial",
-    "load_protocol",
-    "load_scenario",
-    "load_trial",
-    "predictive_design",
-    "table_schema",
-    "table_schemas",
-    "toxicity_monitor",
-    "validate_tables",
-    "write_example_data",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "analyse_expansion": ".expansion",
+    "analyse_expansion_survival": ".expansion_survival",
+    "best_overall_response": ".derive",
+    "data_dictionary": ".tables",
+    "data_dictionary_markdown": ".tables",
+    "DataError": ".validation",
+    "default_cutoff": ".derive",
+    "default_protocol": ".protocol",
+    "default_scenario": ".scenario",
+    "derive_patients": ".derive",
+    "EscalationData": ".trial",
+    "example_data": ".example_data",
+    "expansion_designs": ".expansion",
+    "expansion_summary": ".derive",
+    "ExpansionAnalysis": ".expansion",
+    "ExpansionDesigns": ".expansion",
+    "ExpansionSurvival": ".expansion_survival",
+    "generate_trial": ".generator",
+    "InputError": ".errors",
+    "load_protocol": ".protocol",
+    "load_scenario": ".scenario",
+    "load_trial": ".trial",
+    "OPTIONAL_TABLES": ".tables",
+    "predictive_design": ".expansion",
+    "Protocol": ".protocol",
+    "ProtocolError": ".protocol",
+    "REQUIRED_TABLES": ".tables",
+    "Scenario": ".scenario",
+    "ScenarioError": ".scenario",
+    "table_schema": ".tables",
+    "table_schemas": ".tables",
+    "TABLES": ".tables",
+    "toxicity_monitor": ".expansion",
+    "TrialData": ".trial",
+    "validate_tables": ".validation",
+    "ValidatedTables": ".validation",
+    "write_example_data": ".example_data",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use."""
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
