@@ -7,6 +7,8 @@ pandas, SciPy, pandera or PyMC and each command imports only what it needs.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
@@ -65,3 +67,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """The package module: a public name that is also the name of its submodule
+    (``example_data``) stays the function when the import system binds the submodule."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}":
+            value = getattr(value, name, value) if name in _EXPORTS else value
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
