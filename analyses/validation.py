@@ -196,7 +196,10 @@ def _schema_failures(
     schema: pa.DataFrameSchema,
     skip: set[tuple[int, str]],
     out: Findings,
+    missing: set[str],
 ) -> set[tuple[int, str]]:
+    """Report the pandera failures not already reported (``skip``); a key with a missing
+    column is not checked for duplicates."""
     try:
         schema.validate(typed, lazy=True)
         return set()
@@ -216,6 +219,8 @@ def _schema_failures(
         if check == "field_uniqueness":
             duplicate_rows.setdefault((column,), set()).add(index)
         elif check == "multiple_fields_uniqueness":
+            if missing & set(schema.unique or ()):
+                continue
             duplicate_rows.setdefault(tuple(schema.unique), set()).add(index)
         else:
             failed.add((index, column))
@@ -312,8 +317,9 @@ def _conform(
             value=value,
         )
     skip = {(index, name) for index, name, _, _ in bad_cells}
-    skip |= {(i, name) for name in schema.columns if name not in frame for i in range(len(frame))}
-    return result, skip | _schema_failures(table, result, schema, skip, out)
+    missing = {name for name in schema.columns if name not in frame}
+    skip |= {(i, name) for name in missing for i in range(len(frame))}
+    return result, skip | _schema_failures(table, result, schema, skip, out, missing)
 
 
 _DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
