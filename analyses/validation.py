@@ -24,7 +24,16 @@ Decisions where the contract leaves room
   in any letter case.
 - Text is taken as written (no trimming), so ``' CRS'`` is reported, not silently fixed.
 - Integers written as ``3.0`` are accepted; ``2.5`` or ``three`` in an integer column is an
-  error.
+  error, and so is an integer beyond the 64-bit range (``1e308`` as a grade).
+- CSV files are read as UTF-8 text (a byte order mark is dropped). An empty file, a binary
+  file, a file that is not UTF-8, and a header with no comma but semicolons, tabs or
+  vertical bars are each one message, the root cause, and the table is not checked
+  further.
+- A table that failed as a whole (unreadable, missing, missing a column, or patients
+  without rows while other tables list patients) is reported once, and the rules that
+  need it are skipped (:func:`~dartnk.analyses.consistency.check_consistency`), so one
+  bad file does not give a message per row of every other table. Findings about a whole
+  file, table or column come first.
 """
 
 from __future__ import annotations
