@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
 
+from ._simon_search import SIMON_N_MAX_LIMIT, simon_search
 from ._single_arm import (
     SingleArmAction,
     SingleArmOC,
@@ -25,7 +25,7 @@ from ._single_arm import (
     rates_and_labels,
 )
 
-__all__ = ["SimonDesign", "simon_two_stage"]
+__all__ = ["SIMON_N_MAX_LIMIT", "SimonDesign", "simon_two_stage"]
 
 _FUT = SingleArmAction.STOP_FUTILITY
 _EFF = SingleArmAction.STOP_EFFICACY
@@ -223,56 +223,6 @@ class SimonDesign(SingleArmRule):
         return float(self._oc.expected_n[1])
 
 
-def _tables(p: float, n_max: int) -> tuple[np.ndarray, np.ndarray]:
-    """pmf[m, k] = b(k; m, p) and tail[m, n_max + k] = P(Bin(m, p) > k) for k in
-    -n_max..n_max."""
-    m = np.arange(n_max + 1)[:, None]
-    k = np.arange(-n_max, n_max + 1)[None, :]
-    pmf = binom.pmf(np.arange(n_max + 1)[None, :], m, p)
-    tail = binom.sf(k, m, p)
-    return pmf, tail
-
-
-@lru_cache(maxsize=64)
-def _search(
-    p0: float, p1: float, alpha: float, beta: float, n_max: int
-) -> tuple[tuple[int, int, int, int, float], ...]:
-    """For every n <= n_max with a design meeting both errors, the (r1, n1, r, n, EN0) of
-    smallest E[N | p0]; r is the smallest meeting alpha."""
-    pmf0, tail0 = _tables(p0, n_max)
-    pmf1, tail1 = _tables(p1, n_max)
-    cdf0 = np.cumsum(pmf0, axis=1)
-    best = []
-    for n in range(2, n_max + 1):
-        n1 = np.arange(1, n)[:, None, None]
-        x1 = np.arange(n)[None, :, None]
-        r = np.arange(n)[None, None, :]
-        index = n_max + r - x1
-        stage2 = n - n1
-        reject = []
-        for pmf, tail in ((pmf0, tail0), (pmf1, tail1)):
-            joint = pmf[n1, x1] * tail[stage2, index]
-            after = np.cumsum(joint[:, ::-1, :], axis=1)[:, ::-1, :]
-            reject.append(np.concatenate([after[:, 1:, :], np.zeros_like(after[:, :1, :])], 1))
-        size, power = reject
-        r1 = x1
-        allowed = (r1 < n1) & (r >= r1)
-        meets_alpha = allowed & (size <= alpha)
-        has = meets_alpha.any(axis=2)
-        r_first = np.argmax(meets_alpha, axis=2)
-        n1_grid = np.broadcast_to(n1[:, :, 0], has.shape)
-        r1_grid = np.broadcast_to(r1[:, :, 0], has.shape)
-        power_at = np.take_along_axis(power, r_first[:, :, None], axis=2)[:, :, 0]
-        ok = has & (power_at >= 1.0 - beta)
-        if not ok.any():
-            continue
-        pet = cdf0[n1_grid, r1_grid]
-        en0 = np.where(ok, n1_grid + (1.0 - pet) * (n - n1_grid), np.inf)
-        i, j = np.unravel_index(np.argmin(en0), en0.shape)
-        best.append((int(r1_grid[i, j]), int(n1_grid[i, j]), int(r_first[i, j]), n, en0[i, j]))
-    return tuple(best)
-
-
 def simon_two_stage(
     p0: float,
     p1: float,
@@ -281,14 +231,17 @@ def simon_two_stage(
     design: Literal["optimal", "minimax"] = "optimal",
     n_max: int = 100,
 ) -> SimonDesign:
-    """Simon's optimal or minimax two-stage design by exhaustive exact search.
+    """Simon's optimal or minimax two-stage design by exact search.
 
     Over every n <= ``n_max``, n1 < n, r1 < n1 and r1 <= r < n, a design is feasible when
     P(promising | p0) <= alpha and P(promising | p1) >= 1 - beta (formulas in
     :class:`SimonDesign`); for each (n, n1, r1) the smallest r meeting alpha is taken. The
     optimal design minimises E[N | p0]; the minimax design has the smallest n, and among
-    those the smallest E[N | p0]. Binomial probabilities are tabulated once and every
-    (n1, r1, r) of one n is evaluated as one array.
+    those the smallest E[N | p0]. The search skips only designs that bounds prove
+    infeasible or no better than one already found (power of the first stage and of one
+    stage, the Neyman-Pearson bound, a lower bound of E[N | p0]; see
+    :mod:`dartnk.adaptive._simon_search`), so it returns the designs of the exhaustive
+    search, in about a millisecond for ``n_max = 100``.
 
     Parameters
     ----------
@@ -302,7 +255,8 @@ def simon_two_stage(
         Largest type II error (power >= 1 - beta).
     design : {"optimal", "minimax"}
     n_max : int, default 100
-        Largest total sample size searched.
+        Largest total sample size searched, at most :data:`SIMON_N_MAX_LIMIT` (1000, as
+        clinfun's ``ph2simon``).
 
     Returns
     -------
@@ -313,8 +267,8 @@ def simon_two_stage(
     Raises
     ------
     ValueError
-        For rates or errors outside (0, 1), p1 <= p0, or when no design with n <= n_max
-        meets both errors.
+        For rates or errors outside (0, 1), p1 <= p0, n_max outside 2 to
+        :data:`SIMON_N_MAX_LIMIT`, or when no design with n <= n_max meets both errors.
 
     References
     ----------
@@ -328,16 +282,18 @@ def simon_two_stage(
     alpha = check_probability("alpha", alpha)
     beta = check_probability("beta", beta)
     n_max = check_count("n_max", n_max, minimum=2)
+    if n_max > SIMON_N_MAX_LIMIT:
+        raise ValueError(
+            f"n_max {n_max} is above {SIMON_N_MAX_LIMIT}, the largest total sample size "
+            f"the Simon search accepts"
+        )
     if design not in ("optimal", "minimax"):
         raise ValueError(f"design {design!r} is not 'optimal' or 'minimax'")
-    found = _search(p0, p1, alpha, beta, n_max)
-    if not found:
+    found = simon_search(p0, p1, alpha, beta, n_max)
+    if found is None:
         raise ValueError(
             f"no two-stage design with n <= {n_max} has type I error <= {alpha:g} and "
             f"power >= {1 - beta:g} for p0 = {p0:g}, p1 = {p1:g}"
         )
-    if design == "minimax":
-        r1, n1, r, n, _ = found[0]
-    else:
-        r1, n1, r, n, _ = min(found, key=lambda d: (d[4], d[3]))
+    r1, n1, r, n, _ = found[0] if design == "minimax" else found[1]
     return SimonDesign(r1, n1, r, n, p0=p0, p1=p1, alpha=alpha, beta=beta, criterion=design)

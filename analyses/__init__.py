@@ -1,122 +1,107 @@
-"""Workflows: the protocol, trial data, analyses and the command line of dartnk."""
+"""Workflows: the protocol, trial data, analyses and the command line of dartnk.
 
-from .derive import (
-    best_overall_response,
-    default_cutoff,
-    derive_patients,
-    expansion_summary,
-    kinetics_summary,
-)
-from .designs import DESIGN_NAMES, build_design, build_designs
-from .errors import InputError
-from .example_data import example_data, write_example_data
-from .expansion import (
-    ExpansionAnalysis,
-    ExpansionDesigns,
-    analyse_expansion,
-    expansion_designs,
-    predictive_design,
-    toxicity_monitor,
-)
-from .expansion_survival import ExpansionSurvival, analyse_expansion_survival
-from .generator import generate_trial
-from .model_inputs import (
-    blrm_prior,
-    crm_inputs,
-    diagnostic_gates,
-    dlt_data,
-    kinetics_data,
-    kinetics_inputs,
-    kinetics_prior,
-    lot_data,
-    manufacturing_inputs,
-    manufacturing_prior,
-    response_data,
-    response_inputs,
-    response_prior,
-    sampling_plan,
-    sampling_settings,
-    survival_data,
-    survival_inputs,
-    survival_prior,
-    toxicity_inputs,
-)
-from .protocol import Protocol, ProtocolError, default_protocol, load_protocol
-from .recommendation import Recommendation, recommend
-from .scenario import Scenario, ScenarioError, default_scenario, load_scenario
-from .tables import (
-    OPTIONAL_TABLES,
-    REQUIRED_TABLES,
-    TABLES,
-    data_dictionary,
-    data_dictionary_markdown,
-    table_schema,
-    table_schemas,
-)
-from .trial import EscalationData, TrialData, load_trial
-from .validation import DataError, ValidatedTables, validate_tables
+Public names load their module on first use, so that the command line starts without
+pandas, SciPy, pandera or PyMC and each command imports only what it needs.
+"""
 
-__all__ = [
-    "DESIGN_NAMES",
-    "OPTIONAL_TABLES",
-    "REQUIRED_TABLES",
-    "TABLES",
-    "DataError",
-    "EscalationData",
-    "ExpansionAnalysis",
-    "ExpansionDesigns",
-    "ExpansionSurvival",
-    "InputError",
-    "Protocol",
-    "ProtocolError",
-    "Recommendation",
-    "Scenario",
-    "ScenarioError",
-    "TrialData",
-    "ValidatedTables",
-    "analyse_expansion",
-    "analyse_expansion_survival",
-    "best_overall_response",
-    "blrm_prior",
-    "build_design",
-    "build_designs",
-    "crm_inputs",
-    "data_dictionary",
-    "data_dictionary_markdown",
-    "default_cutoff",
-    "default_protocol",
-    "default_scenario",
-    "derive_patients",
-    "diagnostic_gates",
-    "dlt_data",
-    "example_data",
-    "expansion_designs",
-    "expansion_summary",
-    "generate_trial",
-    "kinetics_data",
-    "kinetics_inputs",
-    "kinetics_prior",
-    "kinetics_summary",
-    "load_protocol",
-    "load_scenario",
-    "load_trial",
-    "lot_data",
-    "manufacturing_inputs",
-    "manufacturing_prior",
-    "predictive_design",
-    "recommend",
-    "response_data",
-    "response_inputs",
-    "response_prior",
-    "sampling_plan",
-    "sampling_settings",
-    "survival_data",
-    "survival_inputs",
-    "survival_prior",
-    "table_schema",
-    "table_schemas",
-    "toxicity_inputs",
-    "toxicity_monitor",
-    "validate_tables",
-    "write_example_data",
-]
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "analyse_expansion": ".expansion",
+    "analyse_expansion_survival": ".expansion_survival",
+    "best_overall_response": ".derive",
+    "blrm_prior": ".model_inputs",
+    "build_design": ".designs",
+    "build_designs": ".designs",
+    "crm_inputs": ".model_inputs",
+    "data_dictionary": ".tables",
+    "data_dictionary_markdown": ".tables",
+    "DataError": ".validation",
+    "default_cutoff": ".derive",
+    "default_protocol": ".protocol",
+    "default_scenario": ".scenario",
+    "derive_patients": ".derive",
+    "DESIGN_NAMES": ".designs",
+    "diagnostic_gates": ".model_inputs",
+    "dlt_data": ".model_inputs",
+    "EscalationData": ".trial",
+    "example_data": ".example_data",
+    "expansion_designs": ".expansion",
+    "expansion_summary": ".derive",
+    "ExpansionAnalysis": ".expansion",
+    "ExpansionDesigns": ".expansion",
+    "ExpansionSurvival": ".expansion_survival",
+    "generate_trial": ".generator",
+    "InputError": ".errors",
+    "kinetics_data": ".model_inputs",
+    "kinetics_inputs": ".model_inputs",
+    "kinetics_prior": ".model_inputs",
+    "kinetics_summary": ".derive",
+    "load_protocol": ".protocol",
+    "load_scenario": ".scenario",
+    "load_trial": ".trial",
+    "lot_data": ".model_inputs",
+    "manufacturing_inputs": ".model_inputs",
+    "manufacturing_prior": ".model_inputs",
+    "OPTIONAL_TABLES": ".tables",
+    "predictive_design": ".expansion",
+    "Protocol": ".protocol",
+    "ProtocolError": ".protocol",
+    "recommend": ".recommendation",
+    "Recommendation": ".recommendation",
+    "REQUIRED_TABLES": ".tables",
+    "response_data": ".model_inputs",
+    "response_inputs": ".model_inputs",
+    "response_prior": ".model_inputs",
+    "sampling_plan": ".model_inputs",
+    "sampling_settings": ".model_inputs",
+    "Scenario": ".scenario",
+    "ScenarioError": ".scenario",
+    "survival_data": ".model_inputs",
+    "survival_inputs": ".model_inputs",
+    "survival_prior": ".model_inputs",
+    "table_schema": ".tables",
+    "table_schemas": ".tables",
+    "TABLES": ".tables",
+    "toxicity_inputs": ".model_inputs",
+    "toxicity_monitor": ".expansion",
+    "TrialData": ".trial",
+    "validate_tables": ".validation",
+    "ValidatedTables": ".validation",
+    "write_example_data": ".example_data",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use."""
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """The package module: a public name that is also the name of its submodule
+    (``example_data``) stays the function when the import system binds the submodule."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}":
+            value = getattr(value, name, value) if name in _EXPORTS else value
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,31 +1,45 @@
 """The ``dartnk`` command line.
 
 Bad input anywhere (files, protocol, arguments) exits with code 2 and one line per problem
-on standard error, no traceback and nothing written; an unexpected internal error exits
-with code 1 and one line, with a hint to rerun with ``--debug`` for the traceback.
+on standard error, no traceback and nothing written; a command that validates trial data
+shows the first 20 problems and the count of the rest (``--all-errors`` shows every one).
+An unexpected internal error exits with code 1 and one line, with a hint to rerun with
+``dartnk --debug`` for the traceback. Size arguments are bounded, and a value beyond its
+bound is refused at once, naming the bound.
+
+The module imports only typer at its top: pandas, SciPy, pandera, pydantic and PyMC load
+inside the commands that use them, so that ``dartnk --version`` and ``--help`` start fast.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import click
-import numpy as np
 import typer
 
-from dartnk import __version__
-
-from ._console import out_console, print_frame
 from .errors import InputError
-from .protocol import Protocol, load_protocol
+
+if TYPE_CHECKING:
+    from .protocol import Protocol
+    from .trial import TrialData
 
 __all__ = ["app", "main"]
+
+MAX_PROBLEMS_SHOWN = 20
+SIMON_N_MAX_LIMIT = 1000
+"""Largest ``--simon-n-max``: :data:`dartnk.adaptive.simon.SIMON_N_MAX_LIMIT`."""
+EXPANSION_N_LIMIT = 500
+"""Largest expansion size (``--n-max``, ``--first-look``, ``--look-every``,
+``--toxicity-min-n``): the exact tables of the predictive-probability design grow as its
+square, and 500 patients take a few seconds."""
 
 app = typer.Typer(
     name="dartnk",
@@ -54,6 +68,13 @@ CutoffOption = Annotated[
         min=0,
     ),
 ]
+AllErrorsOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-errors",
+        help=f"Show every problem of the data, not only the first {MAX_PROBLEMS_SHOWN}.",
+    ),
+]
 
 
 class TableFormat(StrEnum):
@@ -61,34 +82,72 @@ class TableFormat(StrEnum):
     parquet = "parquet"
 
 
-def _guarded(command: F) -> F:
-    """Turn input errors into exit 2 and internal errors into exit 1, without tracebacks."""
+def _report(problems: list[str], *, all_errors: bool | None) -> None:
+    """Write the problems on stderr; with ``all_errors`` False only the first
+    :data:`MAX_PROBLEMS_SHOWN` and the count of the rest (None: every one)."""
+    shown = problems
+    if all_errors is False and len(problems) > MAX_PROBLEMS_SHOWN:
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+    sys.stderr.write("".join(f"error: {line}\n" for line in shown))
+    if len(shown) < len(problems):
+        sys.stderr.write(
+            f"error: ... and {len(problems) - len(shown)} more problems "
+            f"(rerun with --all-errors to see every one)\n"
+        )
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context(silent=True)
-        debug = ctx is not None and bool((ctx.find_root().obj or {}).get("debug"))
-        try:
-            return command(*args, **kwargs)
-        except InputError as error:
-            sys.stderr.write("".join(f"error: {line}\n" for line in error.problems))
-            raise typer.Exit(2) from None
-        except (typer.Exit, click.exceptions.ClickException):
-            raise
-        except Exception as error:
-            if debug:
-                raise
-            sys.stderr.write(
-                f"internal error: {type(error).__name__}: {error} "
-                f"(rerun with --debug for the traceback)\n"
+
+def _guarded(*, validates_data: bool = False) -> Callable[[F], F]:
+    """Turn input errors into exit 2 and internal errors into exit 1, without tracebacks
+    unless the root option ``--debug`` was given.
+
+    The command gains a typer context (for ``--debug``) and, with ``validates_data``, the
+    ``--all-errors`` option, both handled here and not passed on to it.
+    """
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        extra = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
+        if validates_data:
+            extra.append(
+                inspect.Parameter(
+                    "all_errors",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=False,
+                    annotation=AllErrorsOption,
+                )
             )
-            raise typer.Exit(1) from None
 
-    return wrapper  # type: ignore[return-value]
+        @functools.wraps(command)
+        def wrapper(*args: Any, ctx: typer.Context, all_errors: bool = False, **kwargs: Any):
+            try:
+                return command(*args, **kwargs)
+            except InputError as error:
+                _report(error.problems, all_errors=all_errors if validates_data else None)
+                raise typer.Exit(2) from None
+            except (typer.Exit, typer.Abort, typer.BadParameter):
+                raise
+            except Exception as error:
+                if (ctx.find_root().obj or {}).get("debug"):
+                    traceback.print_exc(file=sys.stderr)
+                else:
+                    sys.stderr.write(
+                        f"internal error: {type(error).__name__}: {error} "
+                        f"(rerun with --debug for the traceback)\n"
+                    )
+                raise typer.Exit(1) from None
+
+        parameters = [*signature.parameters.values(), *extra]
+        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def _version(value: bool) -> None:
     if value:
+        from dartnk import __version__
+
         typer.echo(f"dartnk {__version__}")
         raise typer.Exit()
 
@@ -109,11 +168,37 @@ def _root(
 
 
 def _protocol(path: Path | None) -> Protocol:
+    from .protocol import load_protocol
+
     return load_protocol(path)
 
 
+def _warn(lines: list[str] | tuple[str, ...]) -> None:
+    sys.stderr.write("".join(f"warning: {line}\n" for line in lines))
+
+
+def _load_trial(directory: Path, protocol: Protocol, cutoff: int | None) -> TrialData:
+    """Validate and derive the cut; warn when ``cutoff`` lies beyond the last study day
+    recorded in the data (every patient then counts as followed up to it without events)."""
+    from .derive import default_cutoff
+    from .trial import load_trial
+
+    trial = load_trial(directory, protocol=protocol, cutoff=cutoff)
+    if cutoff is not None:
+        last = default_cutoff(dict(trial.tables))
+        if cutoff > last:
+            _warn(
+                [
+                    f"cut-off study day {cutoff} is after the last study day recorded in the "
+                    f"data ({last}): every patient counts as followed up to day {cutoff} "
+                    f"without further events"
+                ]
+            )
+    return trial
+
+
 @app.command("protocol")
-@_guarded
+@_guarded()
 def protocol_command(
     protocol: ProtocolOption = None,
     as_table: Annotated[
@@ -121,6 +206,8 @@ def protocol_command(
     ] = False,
 ) -> None:
     """Print the protocol in force (every setting, defaults included) and its hash."""
+    from ._console import print_frame
+
     p = _protocol(protocol)
     if as_table:
         print_frame(p.summary(), title=f"{p.name} protocol")
@@ -130,7 +217,7 @@ def protocol_command(
 
 
 @app.command("example-data")
-@_guarded
+@_guarded()
 def example_data_command(
     directory: Annotated[Path, typer.Argument(help="Folder to write the example tables into.")],
     table_format: Annotated[
@@ -162,6 +249,7 @@ def example_data_command(
     With --seed (or --scenario, --cutoff, --phase2, --protocol) a new trial is simulated
     under the protocol's 3+3 instead.
     """
+    from ._console import out_console
     from .example_data import write_example_data, write_tables
 
     simulate = any(v is not None for v in (seed, scenario, cutoff, protocol)) or phase2
@@ -182,29 +270,27 @@ def example_data_command(
     out_console().print(f"wrote {len(written)} tables to {directory}", markup=False)
 
 
-def _print_trial(trial: Any) -> None:
-    console = out_console()
+def _print_trial(trial: TrialData) -> None:
+    from ._console import print_frame
+
     print_frame(
-        trial.summary(),
+        trial.summary(by_phase=True),
         title=f"{trial.protocol.name} at cut-off study day {trial.cutoff}: "
-        f"patients, DLTs, pending and responses per arm and dose",
-        console=console,
+        f"patients, DLTs, pending and responses per phase, arm and dose",
     )
-    sys.stderr.write("".join(f"warning: {line}\n" for line in trial.warnings))
+    _warn(trial.warnings)
 
 
 @app.command("validate")
-@_guarded
+@_guarded(validates_data=True)
 def validate_command(
     directory: Annotated[Path, typer.Argument(help="Folder of trial tables (CSV or Parquet).")],
     cutoff: CutoffOption = None,
     protocol: ProtocolOption = None,
 ) -> None:
-    """Validate a data cut and print patients, DLTs, pending and responses per arm and dose."""
-    from .trial import load_trial
-
-    trial = load_trial(directory, protocol=_protocol(protocol), cutoff=cutoff)
-    _print_trial(trial)
+    """Validate a data cut and print patients, DLTs, pending and responses per phase, arm
+    and dose (Phase 1 at every dose, Phase 2 where it enrolled)."""
+    _print_trial(_load_trial(directory, _protocol(protocol), cutoff))
 
 
 DesignOption = Annotated[
@@ -218,7 +304,7 @@ DesignOption = Annotated[
 
 
 @app.command("recommend")
-@_guarded
+@_guarded(validates_data=True)
 def recommend_command(
     directory: Annotated[Path, typer.Argument(help="Folder of trial tables (CSV or Parquet).")],
     design: DesignOption = None,
@@ -232,10 +318,10 @@ def recommend_command(
     protocol: ProtocolOption = None,
 ) -> None:
     """Next dose per arm under the protocol's 3+3 and each model-based alternative."""
+    from ._console import out_console, print_frame
     from .recommendation import recommend
-    from .trial import load_trial
 
-    trial = load_trial(directory, protocol=_protocol(protocol), cutoff=cutoff)
+    trial = _load_trial(directory, _protocol(protocol), cutoff)
     result = recommend(trial, design, arms=arm)
     console = out_console()
     summary = result.summary()
@@ -256,22 +342,27 @@ def recommend_command(
 
 
 @app.command("pathways")
-@_guarded
+@_guarded(validates_data=True)
 def pathways_command(
     directory: Annotated[
         Path | None,
         typer.Argument(help="Folder of trial tables; omit to start from an empty arm."),
     ] = None,
     design: Annotated[str, typer.Option("--design", help="Design name, e.g. 3+3 or BOIN.")] = "3+3",
-    cohorts: Annotated[int, typer.Option("--cohorts", min=1, max=4)] = 2,
+    cohorts: Annotated[
+        int, typer.Option("--cohorts", min=1, max=4, help="Number of next cohorts.")
+    ] = 2,
     arm: Annotated[str | None, typer.Option("--arm", help="Arm (construct id).")] = None,
     cutoff: CutoffOption = None,
     protocol: ProtocolOption = None,
 ) -> None:
     """Dose-transition pathways: every outcome of the next cohorts and the decision after
     each (Yap et al. 2017)."""
+    import numpy as np
+
     from dartnk.adaptive.pathways import dose_transition_pathways
 
+    from ._console import print_frame
     from .designs import build_design
 
     p = _protocol(protocol)
@@ -281,9 +372,7 @@ def pathways_command(
     followup: list[float] | None = None
     origin = "an arm with no patients"
     if directory is not None:
-        from .trial import load_trial
-
-        trial = load_trial(directory, protocol=p, cutoff=cutoff)
+        trial = _load_trial(directory, p, cutoff)
         arm_id = arm or p.construct_ids[0]
         if arm_id not in p.construct_ids:
             raise InputError(f"arm {arm_id!r} is not a construct of the protocol")
@@ -305,7 +394,7 @@ def pathways_command(
 
 
 @app.command("decision-table")
-@_guarded
+@_guarded()
 def decision_table_command(
     design: Annotated[str, typer.Option("--design", help="Design name, e.g. 3+3 or BOIN.")] = "3+3",
     dose: Annotated[
@@ -322,6 +411,7 @@ def decision_table_command(
     """The design's decision for every number of patients and DLTs at one dose."""
     from dartnk.adaptive.pathways import decision_table
 
+    from ._console import print_frame
     from .designs import build_design
 
     p = _protocol(protocol)
@@ -350,12 +440,13 @@ def _missing_blank(frame: Any) -> Any:
 
 
 @app.command("expansion-design")
-@_guarded
+@_guarded()
 def expansion_design_command(
     p0: Annotated[float | None, typer.Option("--p0", help="Response rate of no interest.")] = None,
     p1: Annotated[float | None, typer.Option("--p1", help="Target response rate.")] = None,
     n_max: Annotated[
-        int | None, typer.Option("--n-max", min=1, help="Maximum expansion patients.")
+        int | None,
+        typer.Option("--n-max", min=1, max=EXPANSION_N_LIMIT, help="Maximum expansion patients."),
     ] = None,
     alpha: Annotated[
         float | None,
@@ -376,10 +467,14 @@ def expansion_design_command(
         typer.Option("--theta-u", help="Efficacy threshold of the PP (default: none)."),
     ] = None,
     first_look: Annotated[
-        int | None, typer.Option("--first-look", min=1, help="Evaluable patients at look 1.")
+        int | None,
+        typer.Option(
+            "--first-look", min=1, max=EXPANSION_N_LIMIT, help="Evaluable patients at look 1."
+        ),
     ] = None,
     look_every: Annotated[
-        int | None, typer.Option("--look-every", min=1, help="Patients between looks.")
+        int | None,
+        typer.Option("--look-every", min=1, max=EXPANSION_N_LIMIT, help="Patients between looks."),
     ] = None,
     prior_a: Annotated[
         float | None, typer.Option("--prior-a", help="Beta prior a of the response rate.")
@@ -392,11 +487,15 @@ def expansion_design_command(
         typer.Option(
             "--toxicity-min-n",
             min=1,
+            max=EXPANSION_N_LIMIT,
             help="Patients before toxicity monitoring (default: the protocol's).",
         ),
     ] = None,
     simon_n_max: Annotated[
-        int, typer.Option("--simon-n-max", min=2, help="Largest n of the Simon search.")
+        int,
+        typer.Option(
+            "--simon-n-max", min=2, max=SIMON_N_MAX_LIMIT, help="Largest n of the Simon search."
+        ),
     ] = 100,
     search: Annotated[
         bool, typer.Option("--search", help="Also search theta_t and theta_l (alpha, power).")
@@ -406,6 +505,7 @@ def expansion_design_command(
     """Boundaries and exact operating characteristics of the expansion's predictive-
     probability design (Lee and Liu 2008) beside Simon's optimal and minimax two-stage
     designs (Simon 1989), and of the toxicity monitor."""
+    from ._console import out_console, print_frame
     from .expansion import expansion_designs
 
     p = _protocol(protocol)
@@ -464,7 +564,7 @@ def expansion_design_command(
 
 
 @app.command("expansion")
-@_guarded
+@_guarded(validates_data=True)
 def expansion_command(
     directory: Annotated[Path, typer.Argument(help="Folder of trial tables (CSV or Parquet).")],
     cutoff: CutoffOption = None,
@@ -473,6 +573,7 @@ def expansion_command(
         typer.Option(
             "--toxicity-min-n",
             min=1,
+            max=EXPANSION_N_LIMIT,
             help="Patients before toxicity monitoring (default: the protocol's).",
         ),
     ] = None,
@@ -491,11 +592,20 @@ def expansion_command(
     """Current decision on a Phase 2 expansion data cut: posterior of the ORR, the
     predictive probability and its decision, the toxicity monitor, and PFS and OS at the
     expansion dose by Kaplan-Meier and a Bayesian Weibull model."""
-    from .expansion import analyse_expansion, toxicity_monitor
-    from .trial import load_trial
+    from ._console import out_console, print_frame
+    from .expansion import (
+        analyse_expansion,
+        expansion_not_started,
+        phase2_patients,
+        toxicity_monitor,
+    )
 
     p = _protocol(protocol)
-    trial = load_trial(directory, protocol=p, cutoff=cutoff)
+    trial = _load_trial(directory, p, cutoff)
+    if phase2_patients(trial).empty:
+        out_console().print(expansion_not_started(trial), markup=False)
+        _warn(trial.warnings)
+        return
     result = analyse_expansion(
         trial,
         monitor=toxicity_monitor(p, min_n=toxicity_min_n),
@@ -524,11 +634,11 @@ def expansion_command(
     for fit in result.survival.fits:
         if not fit.passed:
             console.print(f"  - {fit.endpoint.upper()}: {fit.diagnostics!r}", markup=False)
-    sys.stderr.write("".join(f"warning: {line}\n" for line in trial.warnings))
+    _warn(trial.warnings)
 
 
 @app.command("data-dictionary")
-@_guarded
+@_guarded()
 def data_dictionary_command(protocol: ProtocolOption = None) -> None:
     """Print the data dictionary of the seven trial tables (Markdown)."""
     from .tables import data_dictionary_markdown
@@ -537,9 +647,10 @@ def data_dictionary_command(protocol: ProtocolOption = None) -> None:
 
 
 @app.command("demo")
-@_guarded
+@_guarded()
 def demo_command(protocol: ProtocolOption = None) -> None:
     """Write the example data cut to a temporary folder and analyse it."""
+    from ._console import out_console
     from .example_data import write_example_data
     from .trial import load_trial
 

@@ -114,9 +114,11 @@ class Finding:
             subject = f"{self.column} = {show_value(self.value)}"
         return f"{where}: {subject}: expected {self.expected}"
 
-    def sort_key(self) -> tuple[int, int]:
+    def sort_key(self) -> tuple[bool, int, int]:
+        """Findings about a whole file, table or column first (the root causes), then
+        those about rows; each by table, then row."""
         order = TABLES.index(self.table) if self.table in TABLES else -1
-        return (order, 0 if self.row is None else self.row)
+        return (self.row is not None, order, 0 if self.row is None else self.row)
 
 
 @dataclass
@@ -138,11 +140,12 @@ class Findings:
         return [f.line() for _, f in ordered]
 
     def error_lines(self) -> list[str]:
-        """Error messages ordered by table, then row, then the order found."""
+        """Error messages: those about a whole file, table or column first, then by table,
+        row and the order found."""
         return self._lines(self.errors)
 
     def warning_lines(self) -> list[str]:
-        """Warning messages ordered by table, then row, then the order found."""
+        """Warning messages, ordered as :meth:`error_lines`."""
         return self._lines(self.warnings)
 
 
@@ -175,8 +178,12 @@ def _never_infused(patient: dict[str, Any] | None) -> bool:
     return patient is not None and _empty(patient["first_infusion_day"])
 
 
-def _known_patient(table: str, row: int, pid: str | None, known: dict, out: Findings) -> bool:
-    if pid is None:
+def _known_patient(
+    table: str, row: int, pid: str | None, known: dict | None, out: Findings
+) -> bool:
+    """Whether the row's patient is in patients; an unknown one is reported, unless the
+    patients table itself failed (``known`` None), when rules needing it are skipped."""
+    if pid is None or known is None:
         return False
     if pid not in known:
         out.error(
@@ -269,15 +276,12 @@ def _check_patients(patients: list, protocol: Protocol, out: Findings) -> None:
                 )
 
 
-def _check_infusions(tables, known, protocol: Protocol, out: Findings) -> None:
+def _check_infusions(tables, known, failed, protocol: Protocol, out: Findings) -> None:
     schedule = protocol.schedule
     cells = dict(zip(protocol.dose_labels, protocol.doses, strict=True))
     day0 = set()
     for row, pid, r in tables["infusions"]:
-        if not _known_patient("infusions", row, pid, known, out):
-            continue
         where = {"row": row, "patient": pid}
-        p = known[pid]
         cycle, day, given = r["cycle"], r["day"], r["given"]
         if given is True and day == 0 and cycle == 1:
             day0.add(pid)
@@ -301,6 +305,9 @@ def _check_infusions(tables, known, protocol: Protocol, out: Findings) -> None:
                     value=day,
                     **where,
                 )
+        if not _known_patient("infusions", row, pid, known, out):
+            continue
+        p = known[pid]
         if given is not True:
             continue
         if not _infused(p):
@@ -331,6 +338,8 @@ def _check_infusions(tables, known, protocol: Protocol, out: Findings) -> None:
                 value=r["cells"],
                 **where,
             )
+    if known is None or "infusions" in failed:
+        return
     for pid, p in known.items():
         if _infused(p) and pid not in day0:
             out.error(
@@ -398,36 +407,17 @@ def _check_manufacturing(tables, present, known, protocol: Protocol, out: Findin
     spec = protocol.manufacturing
     released_for: set[str] = set()
     for row, pid, lot in tables["manufacturing"]:
-        if not _known_patient("manufacturing", row, pid, known, out):
-            continue
         where = {"row": row, "patient": pid}
-        p = known[pid]
-        if _present(lot["construct"]) and _present(p["construct"]):
-            if lot["construct"] != p["construct"]:
-                out.error(
-                    "manufacturing",
-                    f"{p['construct']!r}, the patient's construct",
-                    column="construct",
-                    value=lot["construct"],
-                    **where,
-                )
         day, released = lot["release_study_day"], lot["released"]
         if released is True:
-            released_for.add(pid)
+            if pid is not None:
+                released_for.add(pid)
             if _empty(day):
                 out.error(
                     "manufacturing",
                     "the study day of release for a released lot",
                     column="release_study_day",
                     value=MISSING,
-                    **where,
-                )
-            elif _present(day) and _infused(p) and day > p["first_infusion_day"]:
-                out.error(
-                    "manufacturing",
-                    f"<= the patient's first_infusion_day ({p['first_infusion_day']})",
-                    column="release_study_day",
-                    value=day,
                     **where,
                 )
             for column, least in (
@@ -450,7 +440,27 @@ def _check_manufacturing(tables, present, known, protocol: Protocol, out: Findin
                 value=day,
                 **where,
             )
-    if "manufacturing" not in present:
+        if not _known_patient("manufacturing", row, pid, known, out):
+            continue
+        p = known[pid]
+        if _present(lot["construct"]) and _present(p["construct"]):
+            if lot["construct"] != p["construct"]:
+                out.error(
+                    "manufacturing",
+                    f"{p['construct']!r}, the patient's construct",
+                    column="construct",
+                    value=lot["construct"],
+                    **where,
+                )
+        if released is True and _present(day) and _infused(p) and day > p["first_infusion_day"]:
+            out.error(
+                "manufacturing",
+                f"<= the patient's first_infusion_day ({p['first_infusion_day']})",
+                column="release_study_day",
+                value=day,
+                **where,
+            )
+    if known is None or "manufacturing" not in present:
         return
     for pid, p in known.items():
         if _infused(p) and pid not in released_for:
@@ -465,9 +475,11 @@ def _check_manufacturing(tables, present, known, protocol: Protocol, out: Findin
 
 
 def _infused_patient(table: str, row: int, pid, known, out: Findings) -> bool:
+    """Whether the row's patient is known and infused; reports an unknown or never infused
+    one (see :func:`_known_patient`)."""
     if not _known_patient(table, row, pid, known, out):
         return False
-    if _never_infused(known[pid]):
+    if _never_infused(known[pid]):  # type: ignore[index]
         out.error(
             table,
             "an infused patient (first_infusion_day is empty in patients)",
@@ -482,8 +494,7 @@ def _infused_patient(table: str, row: int, pid, known, out: Findings) -> bool:
 def _check_pk(tables, known, protocol: Protocol, out: Findings) -> None:
     lloq = protocol.pk.lloq_copies_per_ug
     for row, pid, s in tables["pk"]:
-        if not _infused_patient("pk", row, pid, known, out):
-            continue
+        _infused_patient("pk", row, pid, known, out)
         where = {"row": row, "patient": pid, "column": "copies_per_ug"}
         copies, blq = s["copies_per_ug"], s["below_lloq"]
         if blq is True and _present(copies) and copies >= lloq:
@@ -509,8 +520,7 @@ def _check_responses(tables, known, out: Findings) -> None:
         if r["response"] == "PD" and _present(r["day"]):
             first_pd[pid] = min(first_pd.get(pid, r["day"]), r["day"])
     for row, pid, r in frame:
-        if not _infused_patient("responses", row, pid, known, out):
-            continue
+        _infused_patient("responses", row, pid, known, out)
         pd_day = first_pd.get(pid)
         if pd_day is not None and _present(r["day"]) and r["day"] > pd_day:
             out.warn(
@@ -526,8 +536,7 @@ def _check_responses(tables, known, out: Findings) -> None:
 def _check_survival(tables, present, known, out: Findings) -> None:
     seen = set()
     for row, pid, s in tables["survival"]:
-        if not _infused_patient("survival", row, pid, known, out):
-            continue
+        infused = _infused_patient("survival", row, pid, known, out)
         seen.add(pid)
         where = {"row": row, "patient": pid}
         if _present(s["os_days"]) and _present(s["pfs_days"]) and s["os_days"] < s["pfs_days"]:
@@ -546,7 +555,7 @@ def _check_survival(tables, present, known, out: Findings) -> None:
                 value=False,
                 **where,
             )
-        if known[pid]["off_study_reason"] == "death" and s["os_event"] is False:
+        if infused and known[pid]["off_study_reason"] == "death" and s["os_event"] is False:
             out.warn(
                 "survival",
                 "True for a patient off study for death",
@@ -554,7 +563,7 @@ def _check_survival(tables, present, known, out: Findings) -> None:
                 value=False,
                 **where,
             )
-    if "survival" not in present:
+    if known is None or "survival" not in present:
         return
     for pid, p in known.items():
         if _infused(p) and pid not in seen:
@@ -574,6 +583,8 @@ def check_consistency(
     protocol: Protocol,
     findings: Findings,
     invalid: dict[str, set[tuple[int, str]]] | None = None,
+    *,
+    failed: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Run every row-, cross-column and cross-table rule, adding to ``findings``.
 
@@ -591,12 +602,17 @@ def check_consistency(
     invalid : dict of str to set of (int, str), optional
         Per table, the (0-based position, column) of cells that already failed their
         column check; a rule needing such a cell is skipped rather than reported again.
+    failed : set of str, optional
+        Tables whose failure was already reported (unreadable, missing, missing a column,
+        or patients without rows while other tables list patients). Every rule that needs
+        a failed table is skipped, so one root cause gives one message: with patients
+        failed, only the rules within a row of another table run.
     """
     invalid = invalid or {}
     rows = {name: _rows(frame, invalid.get(name, set())) for name, frame in tables.items()}
-    known = _patient_index(rows["patients"])
+    known = None if "patients" in failed else _patient_index(rows["patients"])
     _check_patients(rows["patients"], protocol, findings)
-    _check_infusions(rows, known, protocol, findings)
+    _check_infusions(rows, known, failed, protocol, findings)
     _check_adverse_events(rows, present, known, protocol, findings)
     _check_manufacturing(rows, present, known, protocol, findings)
     _check_pk(rows, known, protocol, findings)

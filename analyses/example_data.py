@@ -78,8 +78,10 @@ def write_tables(
 
     The folder is created if needed (its parent must exist). Existing table files of the
     same names are an error unless ``overwrite``; a table file in the other format is
-    then removed too, so that the folder never holds a table twice. On any failure the
-    folder is left as it was.
+    then removed too, so that the folder never holds a table twice. The whole set is
+    written beside the folder first and moved in only when every file is written and every
+    destination can be replaced (:func:`~dartnk.analyses._files.write_folder_atomic`): on
+    any failure the folder is left exactly as it was.
 
     Returns
     -------
@@ -90,14 +92,6 @@ def write_tables(
         raise InputError(f"format {format!r} is not one of {list(_FORMATS)}")
     directory = Path(directory)
     other = _FORMATS[1 - _FORMATS.index(format)]
-    twins = [
-        directory / f"{name}.{other}" for name in tables if (directory / f"{name}.{other}").exists()
-    ]
-    if twins and not overwrite:
-        raise InputError(
-            f"{directory}: already holds {', '.join(p.name for p in twins)}; "
-            f"choose an empty folder or pass --overwrite"
-        )
 
     def write(folder: Path) -> list[str]:
         names = []
@@ -110,10 +104,8 @@ def write_tables(
             names.append(path.name)
         return names
 
-    written = write_folder_atomic(directory, write, overwrite=overwrite)
-    for twin in twins:
-        twin.unlink()
-    return written
+    twins = [f"{name}.{other}" for name in tables]
+    return write_folder_atomic(directory, write, overwrite=overwrite, remove=twins)
 
 
 def write_example_data(
@@ -141,7 +133,9 @@ def write_example_data(
     Raises
     ------
     InputError
-        For an unknown format, or table files already in the folder without ``overwrite``.
+        For an unknown format, table files already in the folder without ``overwrite``, a
+        destination that is a folder or cannot be written, or a write that fails; the
+        folder is then left exactly as it was.
 
     Examples
     --------

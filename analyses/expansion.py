@@ -38,6 +38,8 @@ __all__ = [
     "ExpansionDesigns",
     "analyse_expansion",
     "expansion_designs",
+    "expansion_not_started",
+    "phase2_patients",
     "predictive_design",
     "toxicity_monitor",
 ]
@@ -454,6 +456,22 @@ class ExpansionAnalysis:
         )
 
 
+def phase2_patients(trial: TrialData) -> pd.DataFrame:
+    """The Phase 2 patients enrolled by the cut-off (rows of ``trial.patients``), in order
+    of enrolment; empty before the expansion starts."""
+    patients = trial.patients
+    return patients[patients["phase"] == 2].sort_values("enrolled_day", kind="stable")
+
+
+def expansion_not_started(trial: TrialData) -> str:
+    """The one line that says a cut holds no Phase 2 patient yet (valid data: the expansion
+    has not started)."""
+    return (
+        f"no Phase 2 patient enrolled by cut-off study day {trial.cutoff}: "
+        f"the expansion has not started"
+    )
+
+
 def analyse_expansion(
     trial: TrialData,
     *,
@@ -489,8 +507,9 @@ def analyse_expansion(
     Raises
     ------
     InputError
-        When no Phase 2 patient is enrolled, when they span several constructs or dose
-        levels, or when more are evaluable than the design's n_max.
+        When no Phase 2 patient is enrolled (check :func:`phase2_patients` first: the
+        command line reports this valid cut without an error), when they span several
+        constructs or dose levels, or when more are evaluable than the design's n_max.
 
     References
     ----------
@@ -502,13 +521,9 @@ def analyse_expansion(
     monitor = toxicity_monitor(protocol) if monitor is None else monitor
     if not 0 < ci_prob < 1:
         raise InputError(f"ci_prob {ci_prob} is not a probability strictly between 0 and 1")
-    patients = trial.patients
-    phase2 = patients[patients["phase"] == 2].sort_values("enrolled_day", kind="stable")
+    phase2 = phase2_patients(trial)
     if phase2.empty:
-        raise InputError(
-            f"no Phase 2 patient enrolled by cut-off study day {trial.cutoff}: "
-            f"the expansion has not started"
-        )
+        raise InputError(expansion_not_started(trial))
     arms = sorted(set(zip(phase2["construct"], phase2["dose_level"], strict=True)))
     if len(arms) > 1:
         listed = ", ".join(f"{c} at {d}" for c, d in arms)

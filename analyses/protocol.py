@@ -591,21 +591,40 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
     Raises
     ------
     ProtocolError
-        If the file is missing, is not YAML, or fails validation; the message names the
-        file, every bad key path and its value.
+        If the file is missing, binary, not UTF-8 text, not YAML, or fails validation;
+        the message names the file, every bad key path and its value.
     """
     if path is None:
         return default_protocol()
     path = Path(path)
+    return protocol_from_dict(_read_yaml(path, "protocol", ProtocolError), source=str(path))
+
+
+def _read_yaml(path: Path, what: str, error: type[InputError]) -> Any:
+    """The content of a YAML file, or ``error`` with one line naming the file and why it
+    cannot be read: missing or unreadable, binary, not UTF-8, or not valid YAML (with the
+    line and column)."""
+    expected = f"expected a {what} YAML file (UTF-8 text)"
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise ProtocolError(f"{path}: cannot read protocol file ({exc.strerror})") from None
+        raise error(f"{path}: cannot read {what} file ({exc.strerror})") from None
+    if b"\x00" in data[:65536]:
+        raise error(f"{path}: is a binary file, not text: {expected}")
     try:
-        data = yaml.safe_load(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: is not UTF-8 text (byte 0x{data[exc.start]:02x} at position "
+            f"{exc.start}): {expected}"
+        ) from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ProtocolError(f"{path}: not valid YAML: {exc}") from None
-    return protocol_from_dict(data, source=str(path))
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise error(f"{path}: not valid YAML ({problem}{where}): {expected}") from None
 
 
 _DEFAULT_NAME = "dart_nk_sclc.yaml"

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError
-from .protocol import AE_CATEGORIES, Protocol, _format_validation_error
+from .protocol import AE_CATEGORIES, Protocol, _format_validation_error, _read_yaml
 
 __all__ = [
     "Scenario",
@@ -382,20 +382,12 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     Raises
     ------
     ScenarioError
-        If the file is missing, is not YAML, or fails validation.
+        If the file is missing, binary, not UTF-8 text, not YAML, or fails validation.
     """
     if path is None:
         return default_scenario()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read scenario file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    return scenario_from_dict(data, source=str(path))
+    return scenario_from_dict(_read_yaml(path, "scenario", ScenarioError), source=str(path))
 
 
 _DEFAULT_NAME = "scenario_default.yaml"

@@ -166,9 +166,26 @@ class TrialData:
     by_arm_dose: pd.DataFrame
     warnings: tuple[str, ...] = field(default=())
 
-    def summary(self) -> pd.DataFrame:
-        """Counts per construct and dose level (a copy of :attr:`by_arm_dose`)."""
-        return self.by_arm_dose.copy()
+    def summary(self, *, by_phase: bool = False) -> pd.DataFrame:
+        """Counts per construct and dose level (a copy of :attr:`by_arm_dose`).
+
+        Parameters
+        ----------
+        by_phase : bool, default False
+            Count Phase 1 and Phase 2 patients apart, with a leading ``phase`` column: every
+            construct x dose level for Phase 1 (the escalation), and the construct x dose
+            levels holding Phase 2 patients (the expansion) after them.
+        """
+        if not by_phase:
+            return self.by_arm_dose.copy()
+        parts = []
+        for phase in (1, 2):
+            counts = _by_arm_dose(self.patients[self.patients["phase"] == phase], self.protocol)
+            if phase == 2:
+                counts = counts[counts["patients"] > 0]
+            parts.append(counts.assign(phase=phase))
+        frame = pd.concat(parts, ignore_index=True)
+        return frame[["phase", *self.by_arm_dose.columns]]
 
     def _headline(self) -> str:
         n = len(self.patients)

@@ -24,11 +24,21 @@ Decisions where the contract leaves room
   in any letter case.
 - Text is taken as written (no trimming), so ``' CRS'`` is reported, not silently fixed.
 - Integers written as ``3.0`` are accepted; ``2.5`` or ``three`` in an integer column is an
-  error.
+  error, and so is an integer beyond the 64-bit range (``1e308`` as a grade).
+- CSV files are read as UTF-8 text (a byte order mark is dropped). An empty file, a binary
+  file, a file that is not UTF-8, and a header with no comma but semicolons, tabs or
+  vertical bars are each one message, the root cause, and the table is not checked
+  further.
+- A table that failed as a whole (unreadable, missing, missing a column, or patients
+  without rows while other tables list patients) is reported once, and the rules that
+  need it are skipped (:func:`~dartnk.analyses.consistency.check_consistency`), so one
+  bad file does not give a message per row of every other table. Findings about a whole
+  file, table or column come first.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -92,17 +102,28 @@ def _as_string(value: Any) -> str | None:
     return str(value)
 
 
+class _TooLarge(ValueError):
+    """An integer outside the 64-bit range the integer columns hold."""
+
+
+_INT64 = np.iinfo(np.int64)
+
+
 def _as_integer(value: Any) -> int | None:
     if _missing(value):
         return None
     if isinstance(value, bool | np.bool_):
         raise ValueError
     if isinstance(value, int | np.integer):
-        return int(value)
-    number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    if not number.is_integer():
-        raise ValueError
-    return int(number)
+        number = int(value)
+    else:
+        real = float(str(value).strip()) if isinstance(value, str) else float(value)
+        if not real.is_integer():
+            raise ValueError
+        number = int(real)
+    if not _INT64.min <= number <= _INT64.max:
+        raise _TooLarge
+    return number
 
 
 def _as_number(value: Any) -> float | None:
@@ -141,16 +162,24 @@ _CONVERT = {
 }
 
 
-def _convert(values: list[Any], kind: str) -> tuple[pd.Series, list[int]]:
+def _convert(values: list[Any], kind: str) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """The values as the column's dtype, and the (position, note) of those that are not
+    of its kind (note: why, when the allowed values alone do not say it)."""
     convert, dtype = _CONVERT[kind]
     out: list[Any] = []
-    bad: list[int] = []
+    bad: list[tuple[int, str]] = []
     for position, value in enumerate(values):
         try:
             out.append(convert(value))
-        except (TypeError, ValueError, OverflowError):
+        except _TooLarge:
             out.append(None)
-            bad.append(position)
+            bad.append((position, f"this one is too large (at most {_INT64.max})"))
+        except OverflowError:
+            out.append(None)
+            bad.append((position, "this one is too large"))
+        except (TypeError, ValueError):
+            out.append(None)
+            bad.append((position, ""))
     if dtype == "float64":
         out = [np.nan if v is None else v for v in out]
     return pd.Series(out, dtype=dtype), bad
@@ -176,7 +205,10 @@ def _schema_failures(
     schema: pa.DataFrameSchema,
     skip: set[tuple[int, str]],
     out: Findings,
+    missing: set[str],
 ) -> set[tuple[int, str]]:
+    """Report the pandera failures not already reported (``skip``); a key with a missing
+    column is not checked for duplicates."""
     try:
         schema.validate(typed, lazy=True)
         return set()
@@ -196,6 +228,8 @@ def _schema_failures(
         if check == "field_uniqueness":
             duplicate_rows.setdefault((column,), set()).add(index)
         elif check == "multiple_fields_uniqueness":
+            if missing & set(schema.unique or ()):
+                continue
             duplicate_rows.setdefault(tuple(schema.unique), set()).add(index)
         else:
             failed.add((index, column))
@@ -278,27 +312,81 @@ def _conform(
             continue
         raw = frame[name].tolist()
         typed[name], bad = _convert(raw, column_kind(column))
-        bad_cells += [(index, name, raw[index]) for index in bad]
+        bad_cells += [(index, name, raw[index], note) for index, note in bad]
     result = pd.DataFrame(typed, index=pd.RangeIndex(len(frame)))
     patients = _patient_labels(result)
-    for index, name, value in bad_cells:
+    for index, name, value, note in bad_cells:
+        expected = _expected(schema.columns[name])
         out.error(
             table,
-            _expected(schema.columns[name]),
+            f"{expected}; {note}" if note else expected,
             row=index + 1,
             patient=patients[index],
             column=name,
             value=value,
         )
-    skip = {(index, name) for index, name, _ in bad_cells}
-    skip |= {(i, name) for name in schema.columns if name not in frame for i in range(len(frame))}
-    return result, skip | _schema_failures(table, result, schema, skip, out)
+    skip = {(index, name) for index, name, _, _ in bad_cells}
+    missing = {name for name in schema.columns if name not in frame}
+    skip |= {(i, name) for name in missing for i in range(len(frame))}
+    return result, skip | _schema_failures(table, result, schema, skip, out, missing)
+
+
+_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _csv_text(table: str, path: Path, out: Findings) -> str | None:
+    """The text of a CSV file, or None with the reason when it is not readable text."""
+    data = path.read_bytes()
+    kind = "a CSV file (UTF-8 text, comma-separated, with a header row)"
+    if not data.strip():
+        out.error(table, kind, problem=f"{path.name} is empty")
+        return None
+    if b"\x00" in data[:65536]:
+        what = "a Parquet file" if data.startswith(b"PAR1") else "a binary file, not text"
+        out.error(table, kind, problem=f"{path.name} is {what}")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        out.error(
+            table,
+            kind,
+            problem=f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+            f"position {exc.start}; save it as UTF-8)",
+        )
+        return None
+
+
+def _delimiter_hint(table: str, path: Path, frame: pd.DataFrame, out: Findings) -> bool:
+    """Report a header that holds no comma but another delimiter; True if reported."""
+    if frame.shape[1] != 1:
+        return False
+    header = str(frame.columns[0])
+    for mark, name in _DELIMITERS.items():
+        if header.count(mark):
+            shown = header if len(header) <= 60 else header[:57] + "..."
+            out.error(
+                table,
+                "comma-separated values (save the file with commas as delimiter)",
+                problem=f"{path.name} has no comma in its header but {header.count(mark)} "
+                f"{name} ({shown!r})",
+            )
+            return True
+    return False
 
 
 def _read_file(table: str, path: Path, out: Findings) -> pd.DataFrame | None:
+    """The table as read from its file, or None when the file itself is the problem (the
+    one root-cause message is then in ``out``)."""
     try:
         if path.suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=_NA_TEXT)
+            text = _csv_text(table, path, out)
+            if text is None:
+                return None
+            frame = pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, na_values=_NA_TEXT
+            )
+            return None if _delimiter_hint(table, path, frame, out) else frame
         return pd.read_parquet(path)
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -368,6 +456,26 @@ def _absent(table: str, source: Any) -> str:
     return f"no {table}.csv or {table}.parquet"
 
 
+def _no_patients(tables: dict[str, pd.DataFrame], source: Any, out: Findings) -> set[str]:
+    """An empty patients table while other tables hold patients is the root cause of every
+    unknown patient_id: report it once. Returns {"patients"} then, else nothing."""
+    listed = {
+        name: frame["patient_id"].dropna().nunique()
+        for name, frame in tables.items()
+        if name != "patients" and "patient_id" in frame and frame["patient_id"].notna().any()
+    }
+    if not listed:
+        return set()
+    what = "no rows" if isinstance(source, Mapping) else "no data rows, only a header"
+    others = ", ".join(f"{name} ({count})" for name, count in listed.items())
+    out.error(
+        "patients",
+        f"one row per enrolled patient; patients are listed in {others}",
+        problem=f"the table has {what}",
+    )
+    return {"patients"}
+
+
 def validate_tables(
     source: str | Path | Mapping[str, pd.DataFrame], protocol: Protocol | None = None
 ) -> ValidatedTables:
@@ -410,15 +518,21 @@ def validate_tables(
     frames, supplied = _read_source(source, findings)
     tables: dict[str, pd.DataFrame] = {}
     invalid: dict[str, set[tuple[int, str]]] = {}
+    failed = set(supplied) - set(frames)
     for table, schema in table_schemas(protocol).items():
         if table in frames:
             tables[table], invalid[table] = _conform(table, frames[table], schema, findings)
+            if any(name not in frames[table] for name in schema.columns):
+                failed.add(table)
             continue
         if table in REQUIRED_TABLES and table not in supplied:
             findings.error(table, "a required table", problem=_absent(table, source))
+            failed.add(table)
         empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in schema.columns})
         tables[table], _ = _conform(table, empty, schema, Findings())
-    check_consistency(tables, set(frames), protocol, findings, invalid)
+    if "patients" in frames and "patients" not in failed and tables["patients"].empty:
+        failed |= _no_patients(tables, source, findings)
+    check_consistency(tables, set(frames) - failed, protocol, findings, invalid, failed=failed)
     if findings.errors:
         lines = findings.error_lines()
         raise DataError("\n".join(lines), lines)

@@ -5,11 +5,21 @@ models), :mod:`dartnk.analyses` (protocol, trial data, workflows, command line) 
 :mod:`dartnk.reports` (rendering).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("dartnk")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+from __future__ import annotations
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed distribution on first use (reading package
+    metadata takes tens of milliseconds, which the command line's start-up avoids)."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("dartnk")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        value = "0+unknown"
+    globals()["__version__"] = value
+    return value

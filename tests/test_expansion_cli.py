@@ -186,12 +186,22 @@ def test_expansion_command_with_cutoff(expansion_cut):
     assert "between looks" in result.output
 
 
-def test_expansion_command_without_phase2_exits_2(tmp_path):
+def test_expansion_command_without_phase2_says_so_and_exits_0(tmp_path):
     folder = tmp_path / "cut"
     assert _run("example-data", folder).exit_code == 0
     result = _run("expansion", folder)
-    assert result.exit_code == 2
-    assert "no Phase 2 patient enrolled" in result.output
+    assert result.exit_code == 0, result.output
+    assert "no Phase 2 patient enrolled by cut-off study day 330: the expansion has not " in (
+        result.output
+    )
+    assert "error" not in result.output
+
+
+def test_analysis_without_phase2_names_the_cut(tmp_path):
+    folder = tmp_path / "cut"
+    assert _run("example-data", folder).exit_code == 0
+    with pytest.raises(InputError, match="no Phase 2 patient enrolled by cut-off study day 330"):
+        analyse_expansion(load_trial(folder))
 
 
 def test_phase2_on_two_dose_levels_is_refused(trial):

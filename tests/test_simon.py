@@ -185,3 +185,98 @@ def test_design_validation(args, words):
 def test_search_validation(kwargs, words):
     with pytest.raises(ValueError, match=words):
         simon_two_stage(**kwargs)
+
+
+def _exhaustive(p0, p1, alpha, beta, n_max):
+    """Every (r1, n1, r, n) with SciPy's binomial, one (n, n1) at a time; the feasible ones
+    as (E[N | p0], n, n1, r1, r), with the smallest r meeting alpha per (n, n1, r1)."""
+    m = np.arange(n_max + 1)[:, None]
+    pmf = {p: binom.pmf(m.T, m, p) for p in (p0, p1)}
+    sf = {p: binom.sf(np.arange(-n_max, n_max + 1)[None, :], m, p) for p in (p0, p1)}
+    pet = binom.cdf(m.T, m, p0)
+    feasible = []
+    for n in range(2, n_max + 1):
+        for n1 in range(1, n):
+            k = np.arange(n1 + 1)[:, None]
+            lag = n_max + np.arange(n)[None, :] - k
+            terms = [pmf[p][n1, : n1 + 1, None] * sf[p][n - n1, lag] for p in (p0, p1)]
+            for r1 in range(n1):
+                size, power = (t[r1 + 1 :].sum(axis=0) for t in terms)
+                meets = (size <= alpha) & (np.arange(n) >= r1)
+                if not meets.any():
+                    continue
+                r_star = int(np.argmax(meets))
+                if power[r_star] >= 1 - beta:
+                    en = n1 + (1 - pet[n1, r1]) * (n - n1)
+                    feasible.append((en, n, n1, r1, r_star))
+    return feasible
+
+
+def _first_least(designs):
+    least = min(d[0] for d in designs)
+    return min(d for d in designs if d[0] <= least + 1e-9)[1:]
+
+
+@pytest.mark.parametrize(
+    ("p0", "p1", "alpha", "beta", "n_max"),
+    [
+        (0.05, 0.25, 0.05, 0.2, 35),
+        (0.1, 0.35, 0.1, 0.1, 35),
+        (0.25, 0.55, 0.05, 0.1, 35),
+        (0.4, 0.65, 0.1, 0.2, 35),
+        (0.6, 0.85, 0.05, 0.2, 35),
+        (0.7, 0.95, 0.025, 0.1, 35),
+        (0.3, 0.5, 0.1, 0.2, 30),
+    ],
+)
+def test_pruned_search_equals_the_exhaustive_search(p0, p1, alpha, beta, n_max):
+    feasible = _exhaustive(p0, p1, alpha, beta, n_max)
+    smallest_n = min(d[1] for d in feasible)
+    expected_minimax = _first_least([d for d in feasible if d[1] == smallest_n])
+    expected_optimal = _first_least(feasible)
+    for kind, (n, n1, r1, r) in (("minimax", expected_minimax), ("optimal", expected_optimal)):
+        design = simon_two_stage(p0, p1, alpha, beta, design=kind, n_max=n_max)
+        assert (design.r1, design.n1, design.r, design.n) == (r1, n1, r, n)
+
+
+def test_exact_ties_go_to_the_smaller_n():
+    """At p0 = 1/2, p1 = 4/5 the probabilities are exact fractions: (r1, n1, r, n) =
+    (1, 3, 3, 5) and (0, 1, 4, 7) both have E[N | p0] = 4 exactly, the least of all."""
+    from fractions import Fraction
+
+    def pmf(k, m, p):
+        return comb(m, k) * p**k * (1 - p) ** (m - k)
+
+    def above(j, m, p):
+        return sum(pmf(i, m, p) for i in range(max(j + 1, 0), m + 1))
+
+    half, high = Fraction(1, 2), Fraction(4, 5)
+    feasible = []
+    for n in range(2, 9):
+        for n1 in range(1, n):
+            for r1 in range(n1):
+                for r in range(r1, n):
+                    rows = range(r1 + 1, n1 + 1)
+                    size = sum(pmf(k, n1, half) * above(r - k, n - n1, half) for k in rows)
+                    if size > Fraction(1, 5):
+                        continue
+                    power = sum(pmf(k, n1, high) * above(r - k, n - n1, high) for k in rows)
+                    if power >= Fraction(7, 10):
+                        pet = sum(pmf(k, n1, half) for k in range(r1 + 1))
+                        feasible.append((n1 + (1 - pet) * (n - n1), n, n1, r1, r))
+                    break
+    least = min(d[0] for d in feasible)
+    assert least == 4
+    tied = sorted(d[1:] for d in feasible if d[0] == least)
+    assert (5, 3, 1, 3) in tied and (7, 1, 0, 4) in tied
+    design = simon_two_stage(0.5, 0.8, 0.2, 0.3, design="optimal", n_max=8)
+    assert (design.n, design.n1, design.r1, design.r) == tied[0]
+
+
+def test_n_max_above_the_limit_is_refused_at_once():
+    from dartnk.adaptive.simon import SIMON_N_MAX_LIMIT
+
+    assert SIMON_N_MAX_LIMIT == 1000
+    with pytest.raises(ValueError, match="n_max 100000 is above 1000"):
+        simon_two_stage(0.15, 0.35, 0.05, 0.2, n_max=100_000)
+    assert simon_two_stage(0.15, 0.35, 0.05, 0.2, n_max=1000).n < 100

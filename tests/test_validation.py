@@ -546,22 +546,41 @@ def test_folder_missing_a_required_file(tmp_path):
     assert "infusions: no infusions.csv or infusions.parquet: expected a required table" in problems
 
 
+CSV_KIND = "expected a CSV file (UTF-8 text, comma-separated, with a header row)"
+
+
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("pk.parquet", b"not a parquet file", "expected a Parquet file"),
-        ("patients.csv", b"", "expected a CSV file with a header row"),
+        ("pk.parquet", b"not a parquet file", "pk: cannot read pk.parquet ("),
+        ("patients.csv", b"", f"patients: patients.csv is empty: {CSV_KIND}"),
+        ("patients.csv", b" \n\n", f"patients: patients.csv is empty: {CSV_KIND}"),
+        (
+            "patients.csv",
+            bytes(range(256)) * 8,
+            f"patients: patients.csv is a binary file, not text: {CSV_KIND}",
+        ),
+        (
+            "pk.csv",
+            b"PAR1\x15\x04\x00\x00",
+            f"pk: pk.csv is a Parquet file: {CSV_KIND}",
+        ),
+        (
+            "patients.csv",
+            "patient_id,construct\nA-001,Ä\n".encode("latin-1"),
+            "patients: patients.csv is not UTF-8 text (byte 0xc4 at position 27; save it as "
+            f"UTF-8): {CSV_KIND}",
+        ),
     ],
-    ids=["garbage-parquet", "empty-csv"],
+    ids=["garbage-parquet", "empty-csv", "blank-csv", "binary-csv", "parquet-as-csv", "latin-1"],
 )
-def test_unreadable_file_is_reported(tmp_path, name, content, expected):
+def test_unreadable_file_is_reported_once_as_the_root_cause(tmp_path, name, content, expected):
     folder = _write(handmade(), tmp_path, "csv")
     (folder / name.replace(".parquet", ".csv")).unlink()
     (folder / name).write_bytes(content)
-    table = name.split(".")[0]
     problems = _problems(folder)
-    lines = [p for p in problems if p.startswith(f"{table}: cannot read {name} (")]
-    assert len(lines) == 1 and lines[0].endswith(expected), problems
+    assert problems[0].startswith(expected), problems
+    assert sum(p.startswith(name.split(".")[0] + ":") for p in problems) == 1, problems
 
 
 def test_not_a_folder_is_a_data_error(tmp_path):
@@ -732,3 +751,149 @@ def test_integers_written_with_a_decimal_point(value, accepted):
         assert _problems(data) == [
             f"adverse_events row 1 (patient A-001): grade = {value!r}: expected an integer 1 to 5"
         ]
+
+
+TOO_LARGE = "this one is too large (at most 9223372036854775807)"
+
+
+@pytest.mark.parametrize(
+    ("table", "row", "column", "value", "line"),
+    [
+        (
+            "patients",
+            2,
+            "first_infusion_day",
+            10**23,
+            "patients row 2 (patient A-002): first_infusion_day = 100000000000000000000000: "
+            f"expected an integer >= 0 or empty; {TOO_LARGE}",
+        ),
+        (
+            "patients",
+            2,
+            "first_infusion_day",
+            "100000000000000000000000",
+            "patients row 2 (patient A-002): first_infusion_day = '100000000000000000000000': "
+            f"expected an integer >= 0 or empty; {TOO_LARGE}",
+        ),
+        (
+            "adverse_events",
+            3,
+            "grade",
+            1e308,
+            f"adverse_events row 3 (patient A-002): grade = 1e+308: expected an integer 1 to 5; "
+            f"{TOO_LARGE}",
+        ),
+        (
+            "survival",
+            1,
+            "os_days",
+            "-1e19",
+            f"survival row 1 (patient A-001): os_days = '-1e19': expected an integer >= 0; "
+            f"{TOO_LARGE}",
+        ),
+        (
+            "infusions",
+            1,
+            "cells",
+            10**400,
+            "infusions row 1 (patient A-001): cells = " + "1" + "0" * 400 + ": expected a "
+            "number > 0; this one is too large",
+        ),
+    ],
+    ids=["int-day", "text-day", "float-grade", "negative", "huge-number"],
+)
+def test_value_too_large_for_its_column_is_a_bad_cell(table, row, column, value, line):
+    problems = _problems(with_changes((set_cell, table, row, column, value)))
+    assert problems == [line]
+
+
+def test_int64_bounds_themselves_fit():
+    data = with_changes((set_cell, "survival", 1, "os_days", 2**63 - 1))
+    assert validate_tables(data).tables["survival"]["os_days"].iloc[0] == 2**63 - 1
+
+
+def test_patients_without_rows_while_other_tables_list_patients_is_one_root_cause():
+    data = handmade()
+    data["patients"] = data["patients"].iloc[:0]
+    listed = ", ".join(f"{t} ({data[t]['patient_id'].nunique()})" for t in TABLES[1:])
+    assert _problems(data) == [
+        "patients: the table has no rows: expected one row per enrolled patient; patients "
+        f"are listed in {listed}"
+    ]
+
+
+def test_all_tables_without_rows_is_a_valid_empty_cut():
+    data = {name: frame.iloc[:0] for name, frame in handmade().items()}
+    assert all(frame.empty for frame in validate_tables(data).tables.values())
+
+
+def test_a_failed_table_skips_the_rules_that_need_it():
+    """Without its day column, infusions cannot tell which patient had a day 0 infusion:
+    one message for the column, none per patient."""
+    problems = _problems(with_changes((_drop_column, "infusions", "day")))
+    assert problems == [
+        "infusions: column 'day' is missing: expected a required column (an integer >= 0)"
+    ]
+
+
+def test_rules_within_a_row_still_run_when_patients_failed(tmp_path):
+    data = with_changes((set_cell, "survival", 2, "os_days", 1))
+    folder = _write(data, tmp_path, "csv")
+    (folder / "patients.csv").write_text("")
+    problems = _problems(folder)
+    assert problems[0].startswith("patients: patients.csv is empty")
+    assert problems[1:] == [
+        "survival row 2 (patient A-002): os_days = 1: expected >= pfs_days (90)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "name"), [(";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")]
+)
+def test_a_file_with_another_delimiter_gets_a_hint(tmp_path, delimiter, name):
+    folder = _write(handmade(), tmp_path, "csv")
+    path = folder / "patients.csv"
+    path.write_text(path.read_text().replace(",", delimiter))
+    problems = _problems(folder)
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        f"patients: patients.csv has no comma in its header but 11 {name} ('patient_id"
+    )
+    assert problems[0].endswith(
+        "expected comma-separated values (save the file with commas as delimiter)"
+    )
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    folder = _write(handmade(), tmp_path, "csv")
+    path = folder / "patients.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert len(validate_tables(folder).tables["patients"]) == 7
+
+
+def test_root_causes_come_before_row_problems():
+    data = with_changes(
+        (set_cell, "adverse_events", 2, "grade", 6), (_drop_column, "responses", "response")
+    )
+    problems = _problems(data)
+    assert problems[0].startswith("responses: column 'response' is missing")
+    assert problems[1].startswith("adverse_events row 2 (patient A-002): grade = 6")
+
+
+def test_summary_by_phase_adds_up_to_the_summary_and_keeps_the_default():
+    from dartnk.analyses import example_data
+
+    tables = example_data()
+    patients = tables["patients"].copy()
+    patients.loc[patients.index[-3:], "phase"] = 2
+    trial = load_trial({**tables, "patients": patients})
+    assert trial.summary().equals(trial.by_arm_dose)
+    split = trial.summary(by_phase=True)
+    assert list(split.columns) == ["phase", *trial.by_arm_dose.columns]
+    assert set(split["phase"]) == {1, 2}
+    assert len(split[split["phase"] == 1]) == len(trial.by_arm_dose)
+    counts = [c for c in trial.by_arm_dose.columns if c not in ("construct", "dose_level")]
+    added = split.groupby(["construct", "dose_level"], sort=False)[counts].sum()
+    expected = trial.by_arm_dose.set_index(["construct", "dose_level"])[counts]
+    pd.testing.assert_frame_equal(added.loc[expected.index], expected)
+    assert split.loc[split["phase"] == 2, "patients"].sum() == 3
