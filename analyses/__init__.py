@@ -38,6 +38,8 @@ _EXPORTS: dict[str, str] = {
     "ExpansionSurvival": ".expansion_survival",
     "generate_trial": ".generator",
     "InputError": ".errors",
+    "interim": ".interim",
+    "InterimAnalysis": ".interim",
     "kinetics_data": ".model_inputs",
     "kinetics_inputs": ".model_inputs",
     "kinetics_prior": ".model_inputs",

@@ -646,20 +646,135 @@ def data_dictionary_command(protocol: ProtocolOption = None) -> None:
     sys.stdout.write(data_dictionary_markdown(_protocol(protocol)))
 
 
+SeedOption = Annotated[
+    int, typer.Option("--seed", min=0, help="Root seed of the analysis (SeedSequence).")
+]
+
+
+def _progress(message: str) -> None:
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
+
+
+def _print_interim(analysis: Any, output: Path) -> None:
+    from ._console import out_console, print_frame
+
+    console = out_console()
+    for level, text in analysis.flags:
+        console.print(f"{level.upper()}: {text}", markup=False, soft_wrap=True)
+    console.print(f"Construct selection: {analysis.decision}", markup=False, soft_wrap=True)
+    table = analysis.summary()[
+        ["construct", "candidate_dose", "source", "expected_score", "prob_best", "passes_gates"]
+    ]
+    print_frame(table, title="Candidate dose, composite score and gates", console=console)
+    advice = analysis.recommendation.summary()
+    print_frame(
+        advice[["arm", "design", "action", "pending"]],
+        title=f"Next dose per arm at cut-off study day {analysis.cutoff}",
+        console=console,
+    )
+    console.print(f"report: {output}", markup=False, soft_wrap=True)
+
+
+@app.command("interim")
+@_guarded(validates_data=True)
+def interim_command(
+    directory: Annotated[Path, typer.Argument(help="Folder of trial tables (CSV or Parquet).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Report file: report.html or report.md.")
+    ],
+    cutoff: CutoffOption = None,
+    seed: SeedOption = 2026,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Interim analysis of a data cut: next dose per arm, every model, the candidate dose
+    and the composite construct selection, written as a reproducible report."""
+    from .interim_run import interim_command as canonical
+    from .interim_run import run_interim
+
+    command = canonical(
+        str(directory),
+        str(output),
+        seed=seed,
+        cutoff=cutoff,
+        protocol=None if protocol is None else str(protocol),
+    )
+    analysis = run_interim(
+        directory,
+        output,
+        protocol=_protocol(protocol),
+        seed=seed,
+        cutoff=cutoff,
+        command=command,
+        progress=_progress,
+        load=_load_trial,
+    )
+    _print_interim(analysis, output)
+
+
 @app.command("demo")
 @_guarded()
-def demo_command(protocol: ProtocolOption = None) -> None:
-    """Write the example data cut to a temporary folder and analyse it."""
-    from ._console import out_console
+def demo_command(
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Report file (.html or .md)."),
+    ] = Path("dartnk-demo-report.html"),
+    seed: SeedOption = 2026,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Run the interim analysis on the embedded example data cut and write its report
+    (dartnk-demo-report.html in the working directory unless -o is given)."""
     from .example_data import write_example_data
-    from .trial import load_trial
+    from .interim_run import interim_command as canonical
+    from .interim_run import run_interim
 
+    command = canonical(
+        "",
+        str(output),
+        seed=seed,
+        cutoff=None,
+        protocol=None if protocol is None else str(protocol),
+        demo=True,
+    )
     with tempfile.TemporaryDirectory(prefix="dartnk-demo-") as tmp:
         folder = Path(tmp) / "example"
         write_example_data(folder)
-        out_console().print(f"example data cut written to a temporary folder: {folder.name}/")
-        trial = load_trial(folder, protocol=_protocol(protocol))
-        _print_trial(trial)
+        _progress("example data cut written to a temporary folder")
+        analysis = run_interim(
+            folder,
+            output,
+            protocol=_protocol(protocol),
+            seed=seed,
+            cutoff=None,
+            command=command,
+            progress=_progress,
+            load=_load_trial,
+        )
+    _print_interim(analysis, output)
+
+
+@app.command("reproduce")
+@_guarded()
+def reproduce_command(
+    report: Annotated[Path, typer.Argument(help="A report written by interim or demo.")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Folder of the data cut (default: the one the report names)."),
+    ] = None,
+) -> None:
+    """Rerun a report from its manifest and compare bytes: exit 0 when it reproduces,
+    1 when it does not (naming what differs), 2 on bad input."""
+    from ._console import out_console
+    from .interim_run import reproduce_report
+
+    outcome = reproduce_report(report, data=data, progress=_progress)
+    console = out_console()
+    if outcome.reproduced:
+        console.print(f"{report}: reproduced byte for byte", markup=False, soft_wrap=True)
+        return
+    for line in outcome.differences:
+        sys.stderr.write(f"does not reproduce: {line}\n")
+    raise typer.Exit(1)
 
 
 def main() -> None:

@@ -346,10 +346,19 @@ def _check_svg(svg: str, figure_id: str) -> None:
             if (attribute == _XLINK_HREF or local == "href") and not _INTERNAL.match(value):
                 shown = value if len(value) <= 60 else f"{value[:60]}..."
                 raise ValueError(f"figure {figure_id!r}: the SVG refers outside itself ({shown!r})")
-            if "url(" in value.replace(" ", "") and not re.fullmatch(r"\s*url\(#[^)]*\)\s*", value):
+            if _external_url(value):
                 raise ValueError(f"figure {figure_id!r}: the SVG refers outside itself ({value!r})")
-        if name == "style" and re.search(r"url\(|@import", element.text or ""):
+        if name == "style" and (
+            _external_url(element.text or "") or "@import" in (element.text or "")
+        ):
             raise ValueError(f"figure {figure_id!r}: the SVG style sheet refers to a resource")
+
+
+def _external_url(text: str) -> bool:
+    """True when ``text`` holds a ``url(...)`` that is not a reference inside the SVG
+    (``url(#id)``)."""
+    targets = re.findall(r"url\(\s*([^)]*?)\s*\)", text.replace("\\", ""))
+    return any(not target.strip("'\"").startswith("#") for target in targets)
 
 
 Block = Paragraph | Table | Figure | Alert | KeyValues | BulletList | Preformatted
