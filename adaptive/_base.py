@@ -230,6 +230,14 @@ class EscalationDesign(ABC):
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._key()))
 
+    def _description(self) -> str:
+        """``repr(self)``, computed once (the design is immutable)."""
+        text = self.__dict__.get("_repr_text")
+        if text is None:
+            text = repr(self)
+            self.__dict__["_repr_text"] = text
+        return text
+
     def _common_rule(self, index: int) -> int:
         return len(self.design_rules) + index
 
@@ -434,7 +442,7 @@ class EscalationDesign(ABC):
         next_dose, mtd = batch.next_dose[0], batch.mtd[0]
         wait = bool(batch.wait[0])
         return Decision(
-            design=repr(self),
+            design=self._description(),
             next_dose=None if (wait or np.isnan(next_dose)) else int(next_dose),
             mtd=None if np.isnan(mtd) else int(mtd),
             stop=bool(batch.stop[0]),

@@ -51,6 +51,9 @@ class PendingBatch:
     def per_dose(self, n_doses: int) -> tuple[np.ndarray, np.ndarray]:
         """Pending patients and the sum of their weights per dose, shape (trials, doses)."""
         trials = self.level.shape[0]
+        if self.level.shape[1] == 0:
+            zeros = np.zeros((trials, n_doses), dtype=np.int64)
+            return zeros, zeros.astype(float)
         one_hot = (self.level[..., None] == np.arange(n_doses)) & self.mask[..., None]
         count = one_hot.sum(axis=1)
         weight_sum = np.einsum("tk,tkd->td", self.weight * self.mask, one_hot)
@@ -413,7 +416,7 @@ def _patients(
             f"patient {i}: dose index {level_arr[i]} is outside 0..{n_doses - 1} "
             f"(0-based dose indices)"
         )
-    if not np.all(np.isin(dlt_arr, (0, 1))):
+    if not ((dlt_arr == 0) | (dlt_arr == 1)).all():
         raise ValueError(f"dlt must hold 0 or 1 per patient, got {dlt_arr}")
     if followup is None:
         follow = np.full(level_arr.shape, np.nan)

@@ -34,3 +34,23 @@ def test_quickstart_has_exactly_two_commands():
     assert len(commands) == 2
     assert commands[0].endswith("dartnk demo")
     assert commands[1].endswith("pytest")
+
+
+@pytest.mark.slow
+def test_interim_example_runs(capsys, monkeypatch, tmp_path):
+    """The interim example, with short chains (the protocol's sampling settings otherwise)."""
+    from dartnk.analyses import default_protocol
+    from dartnk.analyses import trial as trial_module
+    from dartnk.analyses.protocol import protocol_from_dict
+
+    settings = default_protocol().to_dict()
+    settings["sampling"].update(draws=150, tune=150, chains=2, min_ess_bulk=10, max_rhat=1.2)
+    quick = protocol_from_dict(settings)
+    monkeypatch.setattr(trial_module, "default_protocol", lambda: quick)
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    block = next(block for block in blocks if "interim(" in block)
+    exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "candidate_dose" in printed and "prob_best" in printed
+    assert (tmp_path / "interim.html").is_file()
