@@ -66,6 +66,7 @@ def interim_document(
         _decisions(analysis),
         _enrolment(analysis),
         _dlt_listing(analysis),
+        _pathways(analysis),
         _toxicity(analysis),
         _selection(analysis),
         *(_outcome(analysis, name) for name in ("response", "kinetics", "manufacturing")),
@@ -241,6 +242,61 @@ def _dlt_listing(analysis: InterimAnalysis) -> Section:
             )
         )
     return Section(title="DLT listing", id="dlt-listing", blocks=tuple(blocks))
+
+
+def _pathways(analysis: InterimAnalysis) -> Section:
+    """Dose-transition pathways of the protocol's 3+3 from each arm's current state (its
+    pending patients resolved first), and BOIN's decision table at the start dose."""
+    from matplotlib.figure import Figure as MatplotlibFigure
+
+    from dartnk.adaptive.pathways import (
+        decision_table,
+        dose_transition_pathways,
+        plot_decision_table,
+    )
+
+    from .designs import build_design
+
+    protocol = analysis.protocol
+    standard = build_design(protocol, "3+3")
+    blocks: list[Any] = []
+    for arm in protocol.construct_ids:
+        data = analysis.trial.escalation_data(arm)
+        tree = dose_transition_pathways(
+            standard,
+            data.level,
+            data.dlt,
+            data.followup,
+            cohorts=1,
+            cohort_size=protocol.phase1.cohort_size,
+        )
+        figure = MatplotlibFigure(
+            figsize=(8.0, 0.32 * len(tree.leaves()) + 1.4), layout="constrained"
+        )
+        tree.plot(ax=figure.subplots())
+        blocks.append(
+            Figure.from_matplotlib(
+                figure,
+                id=f"pathways-{arm.lower()}",
+                caption=f"Arm {arm}: the protocol's 3+3 after every outcome of the pending "
+                f"patients and of the next cohort",
+                alt=f"Tree of the next decisions of arm {arm}",
+            )
+        )
+    boin = build_design(protocol, "BOIN")
+    table = decision_table(boin)
+    figure = MatplotlibFigure(figsize=(8.0, 5.0), layout="constrained")
+    plot_decision_table(table, title="BOIN at the start dose", ax=figure.subplots())
+    blocks.append(
+        Figure.from_matplotlib(
+            figure,
+            id="boin-decision-table",
+            caption="BOIN's decision for every number of patients and DLTs at one dose "
+            "(eliminated: the dose and every higher dose are never given again)",
+            alt="Grid of BOIN decisions by patients and DLTs",
+        )
+    )
+    return Section(title="Dose-transition pathways", id="pathways", blocks=tuple(blocks))
 
 
 # --- models ---------------------------------------------------------------------------------
