@@ -339,7 +339,7 @@ def _resolve_pending(
                 node_id,
                 0,
                 1,
-                labels[cur],
+                "pending",
                 ", ".join(parts),
                 step,
                 words,
