@@ -30,7 +30,7 @@ def monte_carlo_error(draws: np.ndarray) -> float:
         warnings.simplefilter("ignore")
         import arviz as az
 
-        return float(az.mcse(values, method="mean"))
+        return float(np.asarray(az.mcse(values, method="mean")).reshape(-1)[0])
 
 
 def _plan(inputs: Mapping[str, Any]) -> dict[str, Any]:

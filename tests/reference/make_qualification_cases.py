@@ -1789,6 +1789,29 @@ def mcmc_cases():
 # ------------------------------------------------------------------ assembly
 
 
+METHOD_ORDER = (
+    "Modified 3+3",
+    "CRM",
+    "TITE-CRM",
+    "CRM skeleton calibration",
+    "BOIN",
+    "TITE-BOIN",
+    "BLRM",
+    "Pending patients",
+    "Decision tables",
+    "Dose-transition pathways",
+    "Predictive probability",
+    "Simon two-stage",
+    "Toxicity monitor",
+    "Composite selection",
+    "RECIST 1.1 best overall response",
+    "Kaplan-Meier",
+    "Beta-binomial lot release",
+    "BLRM in PyMC",
+    "CRM in PyMC",
+)
+
+
 def _check_finite(cases):
     def walk(value, where):
         if isinstance(value, float) and not math.isfinite(value):
@@ -1830,6 +1853,8 @@ def main() -> None:
         + survival_cases()
         + mcmc_cases()
     )
+    order = {method: i for i, method in enumerate(METHOD_ORDER)}
+    cases.sort(key=lambda c: order[c["method"]])
     ids = [c["id"] for c in cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
