@@ -627,5 +627,11 @@ CHECKS: Mapping[str, Check] = {
             ("beta_mean", "ptox_mean"),
             _mcmc("mcmc_crm"),
         ),
+        Check(
+            "mcmc_manufacturing",
+            ("constructs", "lots", "released", "prior", "sampling"),
+            ("mean",),
+            _mcmc("mcmc_manufacturing"),
+        ),
     )
 }

@@ -17,7 +17,7 @@ import numpy as np
 
 from .qualification_checks import Obtained
 
-__all__ = ["mcmc_blrm", "mcmc_crm", "monte_carlo_error"]
+__all__ = ["mcmc_blrm", "mcmc_crm", "mcmc_manufacturing", "monte_carlo_error"]
 
 
 def monte_carlo_error(draws: np.ndarray) -> float:
@@ -106,3 +106,23 @@ def mcmc_crm(inputs: Mapping[str, Any]) -> Obtained:
         {"beta_mean": float(beta.mean()), "ptox_mean": means},
         {"beta_mean": monte_carlo_error(beta), "ptox_mean": errors},
     )
+
+
+def mcmc_manufacturing(inputs: Mapping[str, Any]) -> Obtained:
+    """``dartnk.models.fit_manufacturing``: posterior mean lot release probability per
+    construct, against the conjugate Beta posterior."""
+    from dartnk.models import BetaPrior, LotData, ManufacturingInputs, fit_manufacturing
+
+    lots = inputs["lots"]
+    data = LotData(
+        constructs=tuple(inputs["constructs"]),
+        lots=np.asarray(lots),
+        released=np.asarray(inputs["released"]),
+        awaiting=np.zeros(len(lots), dtype=np.int64),
+    )
+    plan = _plan(inputs)
+    fit = fit_manufacturing(
+        ManufacturingInputs(data=data, prior=BetaPrior(*inputs["prior"])), **plan
+    )
+    means, errors = _per_dose(fit.release_probability().to_numpy())
+    return Obtained({"mean": means}, {"mean": errors})

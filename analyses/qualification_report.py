@@ -34,6 +34,7 @@ from .qualification import ENVIRONMENT_PACKAGES, FAILED, NOT_RUN, CaseResult, Qu
 __all__ = ["format_value", "qualification_document"]
 
 LIST_LIMIT = 12
+INPUT_CHARACTERS = 160
 _ENVIRONMENT_LABELS = {
     "python": "Python",
     "dartnk": "dartnk",
@@ -49,10 +50,10 @@ _ENVIRONMENT_LABELS = {
 }
 
 
-def format_value(value: Any, *, limit: int | None = LIST_LIMIT) -> str:
-    """A value as report text: numbers to 7 significant digits, None as ``none``, lists in
-    brackets (shortened to ``limit`` items with the count of the rest), mappings as
-    ``key=value`` pairs."""
+def format_value(value: Any, *, limit: int | None = LIST_LIMIT, digits: int = 7) -> str:
+    """A value as report text: numbers to ``digits`` significant digits, None as ``none``,
+    lists in brackets (shortened to ``limit`` items with the count of the rest), mappings
+    as ``key=value`` pairs."""
     if value is None:
         return "none"
     if isinstance(value, bool):
@@ -62,9 +63,9 @@ def format_value(value: Any, *, limit: int | None = LIST_LIMIT) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "none"
-        if value == int(value) and abs(value) < 1e15:
-            return f"{value:.1f}" if abs(value) < 1e6 else f"{value:.7g}"
-        return f"{value:.7g}"
+        if value == int(value) and abs(value) < 1e6:
+            return f"{value:.1f}"
+        return f"{value:.{digits}g}"
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping):
@@ -74,17 +75,27 @@ def format_value(value: Any, *, limit: int | None = LIST_LIMIT) -> str:
     if isinstance(value, list | tuple):
         items = list(value)
         shown = items if limit is None or len(items) <= limit else items[:limit]
-        text = ", ".join(format_value(v, limit=limit) for v in shown)
+        text = ", ".join(format_value(v, limit=limit, digits=digits) for v in shown)
         if len(shown) < len(items):
             text += f", … ({len(items)} in all)"
         return f"[{text}]"
     return str(value)
 
 
-def _values(values: Mapping[str, Any] | None) -> str:
+def _values(
+    values: Mapping[str, Any] | None, *, digits: int = 7, characters: int | None = None
+) -> str:
+    """``name = value`` pairs; with ``characters``, each value's text is cut to that many
+    characters (the case file holds it whole)."""
     if values is None:
         return ""
-    return "; ".join(f"{k} = {format_value(v)}" for k, v in values.items())
+    parts = []
+    for key, value in values.items():
+        text = format_value(value, digits=digits)
+        if characters is not None and len(text) > characters:
+            text = f"{text[:characters].rstrip(', ')} … (shortened)"
+        parts.append(f"{key} = {text}")
+    return "; ".join(parts)
 
 
 def _obtained(result: CaseResult) -> str:
@@ -92,7 +103,7 @@ def _obtained(result: CaseResult) -> str:
         return ""
     text = _values(result.obtained)
     if result.mcse:
-        text += "; MCSE: " + _values(result.mcse)
+        text += "; MCSE: " + _values(result.mcse, digits=2)
     return text
 
 
@@ -109,7 +120,7 @@ def _case_frame(results: list[CaseResult], qualification: Qualification) -> pd.D
         {
             "case": [r.case.id for r in results],
             "reference": [_reference_text(r, qualification) for r in results],
-            "inputs": [_values(r.case.inputs) for r in results],
+            "inputs": [_values(r.case.inputs, characters=INPUT_CHARACTERS) for r in results],
             "expected": [_values(r.case.expected) for r in results],
             "obtained": [_obtained(r) for r in results],
             "tolerance": [r.case.tolerance.describe() for r in results],
@@ -168,7 +179,7 @@ def qualification_document(
         not change the report).
     """
     counts = qualification.counts
-    mode = "quick run (MCMC cases left out)" if qualification.quick else "full run"
+    mode = "quick run, MCMC cases left out" if qualification.quick else "full run"
     alerts = []
     if qualification.failures:
         names = ", ".join(r.case.id for r in qualification.failures[:10])
@@ -181,12 +192,9 @@ def qualification_document(
             )
         )
     else:
+        left_out = f"; {counts['not_run']} cases were not run" if counts["not_run"] else ""
         alerts.append(
-            Alert(
-                "info",
-                f"All {counts['run']} cases run pass on this machine ({mode}; "
-                f"{counts['not_run']} not run).",
-            )
+            Alert("info", f"All {counts['run']} cases run pass on this machine ({mode}{left_out}).")
         )
     methods = qualification.method_summary()
     methods["largest_deviation"] = [
@@ -258,8 +266,8 @@ def qualification_document(
         blocks=(
             Paragraph(
                 "Inputs use 0-based dose indices. Lists longer than "
-                f"{LIST_LIMIT} items are shortened here; the case file and the JSON output "
-                "(--json) hold every value."
+                f"{LIST_LIMIT} items and inputs longer than {INPUT_CHARACTERS} characters are "
+                "shortened here; the case file and the JSON output (--json) hold every value."
             ),
         ),
         subsections=tuple(

@@ -36,6 +36,7 @@ README_METHODS = (
     "Beta-binomial lot release",
     "BLRM in PyMC",
     "CRM in PyMC",
+    "Beta-binomial lot release in PyMC",
 )
 
 

@@ -79,27 +79,27 @@ REFERENCES = {
     },
     "enumeration": {
         "kind": "independent computation",
-        "citation": f"exact enumeration by recursion over the design's rules ({SCRIPT})",
+        "citation": "exact enumeration by recursion over the design's rules (case generator)",
     },
     "quadrature": {
         "kind": "independent computation",
-        "citation": f"adaptive quadrature of the posterior, scipy.integrate.quad ({SCRIPT})",
+        "citation": "adaptive quadrature of the posterior, scipy.integrate.quad (case generator)",
     },
     "summation": {
         "kind": "independent computation",
-        "citation": f"direct summation of beta-binomial and binomial terms ({SCRIPT})",
+        "citation": "direct summation of beta-binomial and binomial terms (case generator)",
     },
     "brute-force": {
         "kind": "independent computation",
-        "citation": f"loops over posterior draws and weights ({SCRIPT})",
+        "citation": "loops over posterior draws and weights (case generator)",
     },
     "product-limit": {
         "kind": "independent computation",
-        "citation": f"product-limit estimate by hand, Kaplan and Meier 1958 ({SCRIPT})",
+        "citation": "product-limit estimate by hand, Kaplan and Meier 1958 (case generator)",
     },
     "closed-form": {
         "kind": "independent computation",
-        "citation": f"conjugate Beta posterior in closed form, scipy.stats.beta ({SCRIPT})",
+        "citation": "conjugate Beta posterior in closed form, scipy.stats.beta (case generator)",
     },
 }
 
@@ -1783,6 +1783,30 @@ def mcmc_cases():
             mcmc=True,
         )
     )
+    released, lots, prior = [9, 7, 4], [10, 10, 6], [1, 1]
+    cases.append(
+        _case(
+            "mcmc-lot-release",
+            "Beta-binomial lot release in PyMC",
+            "mcmc_manufacturing",
+            "closed-form",
+            {
+                "constructs": ["A", "B", "C"],
+                "lots": lots,
+                "released": released,
+                "prior": prior,
+                "sampling": dict(plan, seed=20265),
+            },
+            {
+                "mean": [
+                    (prior[0] + s) / (prior[0] + prior[1] + n)
+                    for s, n in zip(released, lots, strict=True)
+                ]
+            },
+            {"absolute": 1e-3, "mcse_multiple": 4},
+            mcmc=True,
+        )
+    )
     return cases
 
 
@@ -1809,6 +1833,7 @@ METHOD_ORDER = (
     "Beta-binomial lot release",
     "BLRM in PyMC",
     "CRM in PyMC",
+    "Beta-binomial lot release in PyMC",
 )
 
 
@@ -1866,7 +1891,8 @@ def main() -> None:
             "recomputes it through dartnk's public API, its reference, its inputs (0-based dose "
             "indices), the expected values and the tolerance (|obtained - expected| <= absolute "
             "+ relative x |expected| + mcse_multiple x MCSE; other values must be equal). Built "
-            f"by {SCRIPT}; R values were computed offline by the R packages named in each case."
+            f"by the case generator {SCRIPT}, which does not import dartnk; R values were "
+            "computed offline by the R packages named in each case."
         ),
         "references": references,
         "cases": cases,
