@@ -637,6 +637,85 @@ def expansion_command(
     _warn(trial.warnings)
 
 
+@app.command("qualify")
+@_guarded()
+def qualify_command(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            dir_okay=False,
+            help="Write the report here: .html (self-contained) or .md (its Markdown twin).",
+        ),
+    ] = None,
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json",
+            dir_okay=False,
+            help="Write every case with its expected and obtained values as JSON.",
+        ),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Leave out the MCMC cases (under a minute).")
+    ] = False,
+    cases: Annotated[
+        Path | None,
+        typer.Option(
+            "--cases", dir_okay=False, help="Case file to run instead of the shipped one."
+        ),
+    ] = None,
+) -> None:
+    """Rerun every reference case (published values, the R packages BOIN, dfcrm and
+    clinfun, independent computations) through dartnk on this machine and report, per case
+    and per method, expected against obtained. Exit 0 when every case passes, 1 when one
+    fails (named on stderr)."""
+    import time
+
+    from dartnk.reports import FORMATS, render
+
+    from ._console import print_frame
+    from ._files import write_atomic
+    from .qualification import qualify
+    from .qualification_cases import load_cases
+    from .qualification_report import qualification_document
+
+    if output is not None and output.suffix.lower() not in FORMATS:
+        raise InputError(
+            f"{output}: the report must end .html or .md (got {output.suffix or 'no suffix'!r})"
+        )
+    for target in (output, json_file):
+        if target is not None and not target.parent.exists():
+            raise InputError(f"{target}: folder {target.parent} does not exist")
+    case_file = load_cases(cases)
+    started = time.perf_counter()
+    result = qualify(case_file, quick=quick)
+    elapsed = time.perf_counter() - started
+    print_frame(
+        result.method_summary(),
+        title=f"Qualification of dartnk on this machine ({'quick' if quick else 'full'} run): "
+        f"{result.counts['passed']} of {result.counts['run']} cases pass",
+    )
+    command = ("dartnk", "qualify", *(("--quick",) if quick else ()))
+    if cases is not None:
+        command = (*command, "--cases", case_file.name)
+    if output is not None:
+        document = qualification_document(result, command=command)
+        write_atomic(output, render(document, output))
+    if json_file is not None:
+        write_atomic(json_file, result.to_json())
+    sys.stderr.write(f"ran {result.counts['run']} cases in {elapsed:.1f} s\n")
+    if result.failures:
+        sys.stderr.write(
+            f"qualification failed: {len(result.failures)} case(s) do not reproduce their "
+            f"reference values:\n"
+        )
+        for failure in result.failures:
+            sys.stderr.write(f"  {failure.case.id}: {failure.message}\n")
+        raise typer.Exit(1)
+
+
 @app.command("data-dictionary")
 @_guarded()
 def data_dictionary_command(protocol: ProtocolOption = None) -> None:
