@@ -21,9 +21,11 @@ selected construct at its MTD.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -199,14 +201,9 @@ class _Run:
                 n[course.dose] += 1
                 y[course.dose] += course.dlt
         k = len(pending)
-        level = np.array([pending], dtype=np.int64).reshape(1, k)
-        state = EscalationState.of(
-            n[None, :],
-            y[None, :],
-            np.array([arm.current]),
-            pending=PendingBatch(level=level, weight=np.zeros((1, k)), mask=np.ones((1, k), bool)),
+        decision, treated_by_dose = _decided(
+            self.design, tuple(n.tolist()), tuple(y.tolist()), tuple(sorted(pending)), arm.current
         )
-        decision = self.design.decide(state)
         if decision.stop[0]:
             arm.stopped = True
             arm.mtd = None if np.isnan(decision.mtd[0]) else int(decision.mtd[0])
@@ -215,7 +212,7 @@ class _Run:
         if decision.wait[0] or k >= self.protocol.phase1.cohort_size:
             return None
         dose = int(decision.next_dose[0])
-        treated = state.treated[0, dose]
+        treated = treated_by_dose[dose]
         if treated >= self.protocol.phase1.max_per_dose:
             raise RuntimeError(
                 f"the design asks for a patient at {self.protocol.dose_labels[dose]} of arm "
@@ -321,6 +318,31 @@ class _Run:
             default=0,
         )
         return int(last) + self.scenario.follow_up.final_follow_up_days
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _decided(
+    design: ThreePlusThree,
+    n: tuple[int, ...],
+    y: tuple[int, ...],
+    pending: tuple[int, ...],
+    current: int,
+) -> tuple[Any, np.ndarray]:
+    """The design's decision on an arm's state, and the patients treated per dose. A pure
+    function of the state, kept for the states met again (runs of one design meet the same
+    few states many times)."""
+    k = len(pending)
+    state = EscalationState.of(
+        np.array([n], dtype=np.int64),
+        np.array([y], dtype=np.int64),
+        np.array([current]),
+        pending=PendingBatch(
+            level=np.array([pending], dtype=np.int64).reshape(1, k),
+            weight=np.zeros((1, k)),
+            mask=np.ones((1, k), dtype=bool),
+        ),
+    )
+    return design.decide(state), state.treated[0]
 
 
 def _monitoring_stops(rules: tuple, expansion: list[Course], day: int, protocol: Protocol) -> bool:
