@@ -27,7 +27,7 @@ __all__ = ["selection_figure", "sensitivity_figure"]
 
 _LEGEND_FONT = 8.0
 _TITLE_FONT = 10.0
-_NO_SELECTION = "none"
+_TICK_FONT = 8.5
 
 
 def _text(label: str) -> str:
@@ -51,15 +51,33 @@ def _legend(panel: SubFigure, handles: Sequence[object], *, ncol: int) -> None:
     )
 
 
+def _title(ax: Axes, text: str) -> None:
+    """The axes title, broken over lines to fit the panel's width (a character takes about
+    0.6 font sizes)."""
+    panel = ax.get_figure(root=False)
+    dpi = ax.get_figure(root=True).dpi
+    width = max(20, int(0.75 * panel.bbox.width * 72.0 / dpi / (0.6 * _TITLE_FONT)))
+    ax.set_title(textwrap.fill(text, width), fontsize=_TITLE_FONT)
+
+
 def _construct_ticks(ax: Axes, labels: Sequence[str], notes: Sequence[str] | None = None) -> None:
-    positions = np.arange(len(labels))
-    ticks = (
-        list(labels) if notes is None else [f"{a}{b}" for a, b in zip(labels, notes, strict=True)]
-    )
-    ax.set_xticks(positions, ticks)
-    if max(len(label) for label in labels) > 8:
-        for text in ax.get_xticklabels():
-            text.set(rotation=20, ha="right", rotation_mode="anchor")
+    """Construct labels (with their notes) under their bars in a fixed font size, long ones
+    broken over lines to fit their share of the panel's width (a character takes about
+    0.6 font sizes), never rotated."""
+    panel = ax.get_figure(root=False)
+    dpi = ax.get_figure(root=True).dpi
+    share = 0.8 * panel.bbox.width * 72.0 / dpi / max(1, len(labels))
+    width = max(8, int(share / (0.6 * _TICK_FONT)))
+    ticks = [
+        textwrap.fill(
+            label + ("" if notes is None else notes[i]),
+            width,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        for i, label in enumerate(labels)
+    ]
+    ax.set_xticks(np.arange(len(labels)), ticks, fontsize=_TICK_FONT)
 
 
 def selection_figure(result: ConstructSelection) -> Figure:
@@ -70,7 +88,7 @@ def selection_figure(result: ConstructSelection) -> Figure:
     table = result.summary()
     constructs = [_text(c) for c in result.constructs]
     available = table["available"].to_numpy(dtype=bool)
-    notes = ["" if ok else "\n(no admissible dose)" for ok in available]
+    notes = ["" if ok else " (no admissible dose)" for ok in available]
     colours = _colours(len(constructs))
     figure = Figure(figsize=(14.0, 5.2), layout="constrained", facecolor="white")
     score_panel, best_panel, rank_panel = figure.subfigures(1, 3, width_ratios=(1.4, 1.0, 1.0))
@@ -93,7 +111,7 @@ def selection_figure(result: ConstructSelection) -> Figure:
     handles.append(Line2D([], [], color="0.3", ls="--", lw=1, label="posterior mean"))
     scores.set_xlabel("composite score (weighted desirability, 0 to 1)")
     scores.set_ylabel("posterior density")
-    scores.set_title("Composite score per construct", fontsize=_TITLE_FONT)
+    _title(scores, "Composite score per construct")
     _legend(score_panel, handles, ncol=2)
 
     best = best_panel.subplots()
@@ -114,7 +132,7 @@ def selection_figure(result: ConstructSelection) -> Figure:
     _construct_ticks(best, constructs, notes)
     best.set_ylim(0, 1.1)
     best.set_ylabel("P(best)")
-    best.set_title("Probability of the best score", fontsize=_TITLE_FONT)
+    _title(best, "Probability of the best score")
     _legend(
         best_panel,
         [
@@ -147,7 +165,7 @@ def selection_figure(result: ConstructSelection) -> Figure:
     _construct_ticks(ranks, constructs, notes)
     ranks.set_ylim(0, 1)
     ranks.set_ylabel("probability")
-    ranks.set_title("Rank probabilities", fontsize=_TITLE_FONT)
+    _title(ranks, "Rank probabilities")
     _legend(rank_panel, rank_handles, ncol=min(3, len(rank_handles)))
 
     figure.suptitle(textwrap.fill(_text(result.decision), 130), fontsize=11)
@@ -168,10 +186,10 @@ def sensitivity_figure(sensitivity: SelectionSensitivity) -> Figure:
        jointly; each legend entry gives the share of rank reversals against the
        reference construct.
     2. Leave-one-component-out: P(best) per construct at the protocol weights and with
-       each weighted component left out (the others renormalised), the selection under
-       each written under its label.
-    3. The Dirichlet weight draws per component (box: quartiles, whiskers: 5th to 95th
-       percentiles) with the protocol weight marked.
+       each weighted component left out (the others renormalised), a triangle over the
+       construct selected in each case (none when there is no clear winner).
+    3. The Dirichlet weight draws per component, one row each (box: quartiles, whiskers:
+       5th to 95th percentiles), with the protocol weight marked.
     """
     constructs = [_text(c) for c in sensitivity.constructs]
     colours = _colours(len(constructs))
@@ -201,13 +219,14 @@ def sensitivity_figure(sensitivity: SelectionSensitivity) -> Figure:
     _construct_ticks(sources, constructs)
     sources.set_ylim(0, 1.05)
     sources.set_ylabel("P(best)")
-    against = f"; reversals against {reference}" if reference is not None else ""
-    sources.set_title(f"P(best) by source of uncertainty{against}", fontsize=_TITLE_FONT)
+    _title(sources, "P(best) by source of uncertainty")
+    if reference is not None:
+        handles.append(Line2D([], [], ls="none", label=f"reversals: the best is not {reference}"))
     _legend(source_panel, handles, ncol=1)
 
     loo = loo_panel.subplots()
     table = sensitivity.leave_one_out
-    groups = ["protocol weights", *(f"without\n{_text(c)}" for c in table["component"])]
+    groups = ["protocol\nweights", *(f"without\n{_text(c)}" for c in table["component"])]
     base = sensitivity.base_selected
     chosen = [base, *table["selected"]]
     values = np.vstack(
@@ -218,10 +237,10 @@ def sensitivity_figure(sensitivity: SelectionSensitivity) -> Figure:
     )
     width = 0.8 / len(constructs)
     x = np.arange(len(groups))
+    offsets = (np.arange(len(constructs)) - (len(constructs) - 1) / 2) * width
     for i, label in enumerate(constructs):
-        offset = (i - (len(constructs) - 1) / 2) * width
         loo.bar(
-            x + offset,
+            x + offsets[i],
             values[:, i],
             width=width,
             color=colours[i],
@@ -229,25 +248,31 @@ def sensitivity_figure(sensitivity: SelectionSensitivity) -> Figure:
             lw=0.4,
             label=label,
         )
-    ticks = [
-        f"{group}\n\u2192 {_text(c) if c is not None else _NO_SELECTION}"
-        for group, c in zip(groups, chosen, strict=True)
-    ]
-    loo.set_xticks(x, ticks, fontsize=8)
-    loo.set_ylim(0, 1.05)
-    loo.set_ylabel("P(best), posterior draws")
-    loo.set_title(
-        "Leave one component out (\u2192 selection; none: no clear winner)", fontsize=_TITLE_FONT
+    picked = [(g, sensitivity.constructs.index(c)) for g, c in enumerate(chosen) if c is not None]
+    loo.scatter(
+        [x[g] + offsets[i] for g, i in picked],
+        [values[g, i] + 0.04 for g, i in picked],
+        marker="v",
+        s=36,
+        color="black",
+        zorder=3,
+        label="selected (none: no clear winner)",
     )
-    _legend(loo_panel, loo.get_legend_handles_labels()[0], ncol=min(4, len(constructs)))
+    loo.set_xticks(x, groups, fontsize=8)
+    loo.set_ylim(0, 1.1)
+    loo.set_ylabel("P(best), posterior draws")
+    _title(loo, "Leave one component out")
+    handles, _ = loo.get_legend_handles_labels()
+    _legend(loo_panel, handles, ncol=min(4, len(handles)))
 
     weights = weight_panel.subplots()
     draws = sensitivity.weight_draws.to_numpy()
     components = [_text(str(c)) for c in sensitivity.weight_draws["component"].to_numpy()]
-    positions = np.arange(len(components))
+    positions = np.arange(len(components))[::-1]
     weights.boxplot(
         [draws[:, k] for k in range(draws.shape[1])],
         positions=positions,
+        orientation="horizontal",
         widths=0.5,
         whis=(5, 95),
         showfliers=False,
@@ -256,27 +281,28 @@ def sensitivity_figure(sensitivity: SelectionSensitivity) -> Figure:
         medianprops={"color": "black", "lw": 1},
     )
     weights.scatter(
-        positions,
         sensitivity.protocol_weights.to_numpy(),
+        positions,
         marker="D",
         s=28,
         color="#d7301f",
         zorder=3,
     )
-    weights.set_xticks(positions, components)
-    if max(len(c) for c in components) > 10:
-        for label in weights.get_xticklabels():
-            label.set(rotation=20, ha="right", rotation_mode="anchor")
-    weights.set_ylim(0, max(1e-6, float(draws.max())) * 1.1)
-    weights.set_ylabel("weight")
-    weights.set_title(
-        f"Weight draws: Dirichlet(\u03ba = {sensitivity.kappa:g}), {sensitivity.n_weights} draws",
-        fontsize=_TITLE_FONT,
+    weights.set_yticks(positions, components)
+    weights.set_xlim(0, max(1e-6, float(draws.max())) * 1.1)
+    weights.set_xlabel("weight")
+    _title(
+        weights,
+        f"Weight draws, Dirichlet \u03ba = {sensitivity.kappa:g}",
     )
     _legend(
         weight_panel,
         [
-            Patch(facecolor="0.85", edgecolor="black", label="draws: quartiles, 5-95%"),
+            Patch(
+                facecolor="0.85",
+                edgecolor="black",
+                label=f"{sensitivity.n_weights} draws: quartiles, 5-95%",
+            ),
             Line2D([], [], ls="none", marker="D", color="#d7301f", label="protocol weight"),
         ],
         ncol=2,
@@ -284,8 +310,11 @@ def sensitivity_figure(sensitivity: SelectionSensitivity) -> Figure:
 
     outcome = _text(base) if base is not None else "no clear winner"
     figure.suptitle(
-        f"Sensitivity of the selection (base: {outcome}): the selection rule changes its "
-        f"choice under {sensitivity.selection_change:.1%} of the weight draws",
+        textwrap.fill(
+            f"Sensitivity of the selection (base: {outcome}): the selection rule changes its "
+            f"choice under {sensitivity.selection_change:.1%} of the weight draws",
+            150,
+        ),
         fontsize=11,
     )
     return figure

@@ -41,7 +41,15 @@ HIERARCHY_NAMES = {
     "single arm": "one arm",
 }
 _BLUE = "tab:blue"
-_OBSERVED = {"color": "black", "marker": "D", "s": 22, "zorder": 4, "clip_on": False}
+_OBSERVED = {
+    "facecolors": "none",
+    "edgecolors": "black",
+    "linewidths": 1.3,
+    "marker": "D",
+    "s": 30,
+    "zorder": 4,
+    "clip_on": False,
+}
 _INTERVAL_COLOURS = {"over": "#d7301f", "target": "#41ab5d", "under": "#9ecae1"}
 
 
@@ -56,7 +64,7 @@ def toxicity_figure(fit: ToxicityFit, *, prob: float = 0.9) -> Figure:
 
     Each panel shows the posterior median DLT rate by dose with its central ``prob``
     credible band, the target interval [low, high) of the fit shaded, and the observed
-    DLT proportions y/n as black diamonds; y/n (and ``+k`` for k pending patients) is
+    DLT proportions y/n as open black diamonds (the median shows through where they coincide); y/n (and ``+k`` for k pending patients) is
     written under each dose label, and a dose without patients has no diamond. The y axis
     runs from just below 0 to just above 1, so that 0/n diamonds show in full.
     """
@@ -162,7 +170,7 @@ def toxicity_interval_figure(fit: ToxicityFit, *, ewoc: float = 0.25) -> Figure:
 
 def response_figure(fit: ResponseFit, *, prob: float = 0.9) -> Figure:
     """Posterior ORR per construct (and dose): median with its central ``prob`` credible
-    interval, and the observed proportion of responders as a black diamond; each row's
+    interval, and the observed proportion of responders as an open black diamond; each row's
     label gives responders/n. The x axis runs from just below 0 to just above 1, so that a
     0/n diamond shows in full."""
     draws = flat_draws(fit.orr())
@@ -212,8 +220,10 @@ def kinetics_figure(fit: KineticsFit, *, prob: float = 0.9) -> Figure:
     central ``prob`` credible band, and each patient's value: filled circles when
     quantified, an open downward triangle at the bound when below the LLOQ (left-censored,
     the value lies below the triangle) and an open circle on a vertical bar spanning the
-    interval when an AUC holds below-LLOQ samples (interval-censored). Patients at one
-    dose are spread slightly sideways; n per dose is under each dose label.
+    interval when an AUC holds below-LLOQ samples (interval-censored); the LLOQ is a
+    dotted line on the Cmax panels when the below-LLOQ Cmax values share one bound.
+    Patients at one dose are spread slightly sideways; n per dose is under each dose
+    label.
     """
     from .kinetics import ENDPOINTS
 
@@ -226,6 +236,8 @@ def kinetics_figure(fit: KineticsFit, *, prob: float = 0.9) -> Figure:
     figure, subfigures = panels(n_c, height=5.6, title=title)
     x = np.arange(n_d)
     spread = _spread(data.construct, data.dose)
+    bounds = np.unique(data.upper[data.kinds(0)[1], 0])
+    lloq = float(bounds[0]) if bounds.size == 1 else None
     limits = [_limits(low[k], high[k], data.lower[:, k], data.upper[:, k]) for k in range(n_e)]
     for c, (panel, construct) in enumerate(zip(subfigures, fit.constructs, strict=True)):
         axes = panel.subplots(n_e, 1, sharex=True)
@@ -236,6 +248,8 @@ def kinetics_figure(fit: KineticsFit, *, prob: float = 0.9) -> Figure:
             )
             ax.plot(x, mean[k, c], color=_BLUE, marker="o", ms=4, label="posterior mean")
             _patients(ax, data, k, mine, data.dose + spread)
+            if endpoint == "log10_cmax" and lloq is not None:
+                ax.axhline(lloq, color="0.4", ls=":", lw=1, label="LLOQ")
             ax.set_ylim(*limits[k])
             ax.set_xlim(-0.5, n_d - 0.5)
             ax.set_ylabel(_ENDPOINT_NAMES[endpoint], fontsize=8.5)
