@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ._plot_parts import new_figure, panel_legend
 
@@ -52,6 +52,7 @@ def diagnostics_figure(diagnostics: Diagnostics) -> Figure:
         min(0.995, float(finite.min()) - 0.002 if finite.size else 0.995),
         right + 0.25 * (right - 0.995) + 0.002,
     )
+    rhat_ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
     rhat_ax.set_xlabel("R-hat (rank-normalised split)")
     rhat_ax.set_title("R-hat")
     bulk = table["ess_bulk"].to_numpy(dtype=float)
@@ -66,9 +67,8 @@ def diagnostics_figure(diagnostics: Diagnostics) -> Figure:
         label=f"gate > {gates.min_ess_bulk:g} (bulk)",
     )
     ess_ax.set_xscale("log")
-    plain = FuncFormatter(lambda value, _: f"{value:g}")
-    ess_ax.xaxis.set_major_formatter(plain)
-    ess_ax.xaxis.set_minor_formatter(plain)
+    ess_ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ess_ax.xaxis.set_minor_formatter(FuncFormatter(_minor_label))
     ess_ax.tick_params(axis="x", which="minor", labelsize=7)
     ess_ax.set_xlabel("effective sample size (log scale)")
     ess_ax.set_title("Effective sample size")
@@ -86,3 +86,9 @@ def diagnostics_figure(diagnostics: Diagnostics) -> Figure:
         fontsize=10,
     )
     return figure
+
+
+def _minor_label(value: float, _position: object) -> str:
+    """Minor ticks of a log axis labelled at 2 and 5 times a power of ten only."""
+    leading = value / 10.0 ** np.floor(np.log10(value))
+    return f"{value:g}" if np.isclose(leading, 2.0) or np.isclose(leading, 5.0) else ""

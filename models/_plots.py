@@ -64,9 +64,10 @@ def toxicity_figure(fit: ToxicityFit, *, prob: float = 0.9) -> Figure:
 
     Each panel shows the posterior median DLT rate by dose with its central ``prob``
     credible band, the target interval [low, high) of the fit shaded, and the observed
-    DLT proportions y/n as open black diamonds (the median shows through where they coincide); y/n (and ``+k`` for k pending patients) is
-    written under each dose label, and a dose without patients has no diamond. The y axis
-    runs from just below 0 to just above 1, so that 0/n diamonds show in full.
+    DLT proportions y/n as open black diamonds (the median shows through where they
+    coincide); y/n (and ``+k`` for k pending patients) is written under each dose label,
+    and a dose without patients has no diamond. The y axis runs from just below 0 to just
+    above 1, so that 0/n diamonds show in full.
     """
     draws = flat_draws(fit.ptox()).reshape(len(fit.constructs), len(fit.dose_labels), -1)
     low, mid, high = band(draws, prob)
