@@ -38,15 +38,23 @@ ACTION_COLOURS = {
     "de-escalate": "#fc8d62",
     "stop": "#b3b3b3",
     "wait": "#9ecae1",
+    "start": "white",
 }
-_LETTERS = {"escalate": "E", "stay": "S", "de-escalate": "D", "stop": "X", "wait": "W"}
+_LETTERS = {
+    "escalate": "E",
+    "stay": "S",
+    "de-escalate": "D",
+    "stop": "X",
+    "wait": "W",
+    "start": "-",
+}
 _ELIMINATED_EDGE = "#7f0000"
 _INCH = 72.0
 
 
 def action_kind(decision: str) -> str:
-    """The kind of a decision in words: ``escalate``, ``stay``, ``de-escalate``, ``stop``
-    or ``wait`` (the first word of :func:`dartnk.adaptive.pathways.decision_table`'s
+    """The kind of a decision in words: ``escalate``, ``stay``, ``de-escalate``, ``stop``,
+    ``wait`` or ``start`` (the first word of :func:`dartnk.adaptive.pathways.decision_table`'s
     ``decision``)."""
     return decision.split(" ")[0].rstrip(",")
 

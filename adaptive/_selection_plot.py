@@ -40,10 +40,19 @@ def _colours(count: int) -> list[str]:
 
 
 def _legend(panel: SubFigure, handles: Sequence[object], *, ncol: int) -> None:
+    """The panel's legend below its axes, in up to ``ncol`` columns: as many as fit the
+    panel's width (a character takes about 0.58 font sizes, a handle and spacing about
+    3.4)."""
+    handles = list(handles)
+    dpi = panel.get_figure(root=True).dpi
+    available = panel.bbox.width * 72.0 / dpi
+    widest = max(len(str(h.get_label())) for h in handles)
+    entry = (0.58 * widest + 3.4) * _LEGEND_FONT
+    columns = max(1, min(ncol, len(handles), int(available // entry)))
     panel.legend(
-        handles=list(handles),
+        handles=handles,
         loc="outside lower center",
-        ncol=ncol,
+        ncol=columns,
         fontsize=_LEGEND_FONT,
         frameon=False,
         columnspacing=1.0,
