@@ -6,12 +6,16 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ._selection_arrays import selection_rule, tie_shared_best
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["SelectionSensitivity", "analyse_sensitivity"]
 
@@ -201,6 +205,14 @@ class SelectionSensitivity:
         table.columns = [f"weight_{c}" for c in table.columns]
         table["confidence"] = self.confidence.to_numpy()
         return table.reset_index()
+
+    def plot(self) -> Figure:
+        """P(best) per construct by source of uncertainty (posterior, weights, joint) with
+        the reversal shares, leave-one-component-out with the selection under each, and the
+        Dirichlet weight draws against the protocol weights; returns the figure."""
+        from ._selection_plot import sensitivity_figure
+
+        return sensitivity_figure(self)
 
     def _headline(self) -> str:
         return (

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ._base import EscalationDesign
 from ._state import EscalationState
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Pathways", "decision_table", "dose_transition_pathways", "plot_decision_table"]
 
@@ -93,44 +96,15 @@ def decision_table(
     return pd.DataFrame(rows)
 
 
-_ACTION_COLOURS = {
-    "escalate": "#4daf4a",
-    "stay": "#ffd92f",
-    "de-escalate": "#fc8d62",
-    "stop": "#b3b3b3",
-}
-
-
-def plot_decision_table(table: pd.DataFrame, *, title: str | None = None, ax: Any = None) -> Any:
+def plot_decision_table(table: pd.DataFrame, *, title: str | None = None, ax: Any = None) -> Figure:
     """Draw a :func:`decision_table` as a grid: patients (columns) by DLTs (rows), each
-    cell coloured by the action (escalate, stay, de-escalate, stop) and labelled."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch, Rectangle
+    cell coloured and lettered by the action (E escalate, S stay, D de-escalate, X stop),
+    the cells whose rule eliminates the dose (BOIN's elimination, the 3+3's too-toxic
+    rules) hatched below a thick elimination boundary; on ``ax`` when given. Returns the
+    figure."""
+    from ._pathway_plots import decision_table_figure
 
-    max_n = int(table["n"].max())
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.75 * max_n + 2, 0.45 * max_n + 1.5))
-    for row in table.itertuples():
-        kind = row.decision.split(" ")[0].rstrip(",")
-        colour = _ACTION_COLOURS.get(kind, "white")
-        ax.add_patch(Rectangle((row.n - 0.5, row.dlt - 0.5), 1, 1, color=colour, ec="white"))
-        short = {"escalate": "E", "stay": "S", "de-escalate": "D", "stop": "X"}.get(kind, "?")
-        ax.text(row.n, row.dlt, short, ha="center", va="center", fontsize=8)
-    ax.set_xlim(0.5, max_n + 0.5)
-    ax.set_ylim(-0.5, max_n + 0.5)
-    ax.set_xlabel("patients treated at the dose")
-    ax.set_ylabel("DLTs")
-    ax.set_xticks(range(1, max_n + 1))
-    ax.set_aspect("equal")
-    ax.legend(
-        handles=[Patch(color=c, label=k) for k, c in _ACTION_COLOURS.items()],
-        loc="upper left",
-        fontsize=7,
-        frameon=False,
-    )
-    if title:
-        ax.set_title(title, fontsize=9)
-    return ax
+    return decision_table_figure(table, title=title, ax=ax)
 
 
 @dataclass(frozen=True)
@@ -167,37 +141,13 @@ class Pathways:
             ["cohort", "path", "decision"]
         ].to_html(index=False)
 
-    def plot(self, ax: Any = None) -> Any:
-        """Draw the tree: cohorts left to right, one leaf per row, decisions as labels."""
-        import matplotlib.pyplot as plt
+    def plot(self, *, fontsize: float = 8.0) -> Figure:
+        """Draw the tree: the current decision at the left, each later cohort a column, one
+        pathway per row, each node's outcome and decision beside it; edges run between
+        the columns so that no line crosses a label. Returns the figure."""
+        from ._pathway_plots import pathways_figure
 
-        nodes = self.nodes
-        leaves = self.leaves()
-        if ax is None:
-            _, ax = plt.subplots(figsize=(3 + 3 * nodes["cohort"].max(), 0.35 * len(leaves) + 1))
-        ypos: dict[int, float] = {}
-        for i, node in enumerate(leaves["node"]):
-            ypos[int(node)] = float(-i)
-        for node in nodes.sort_values("cohort", ascending=False).itertuples():
-            if node.node not in ypos:
-                children = nodes.loc[nodes["parent"] == node.node, "node"]
-                ypos[node.node] = float(np.mean([ypos[int(c)] for c in children]))
-        for node in nodes.itertuples():
-            x, yv = node.cohort, ypos[node.node]
-            if node.parent is not None and not pd.isna(node.parent):
-                parent = int(node.parent)
-                px = nodes.loc[nodes["node"] == parent, "cohort"].iloc[0]
-                ax.plot([px, x], [ypos[parent], yv], color="0.6", lw=0.8)
-            label = (
-                node.decision if node.cohort == 0 else f"{node.dose} {node.dlt}: {node.decision}"
-            )
-            ax.annotate(label, (x, yv), fontsize=7, va="center", ha="left")
-        ax.set_xlim(-0.2, nodes["cohort"].max() + 1.2)
-        ax.set_xticks(range(int(nodes["cohort"].max()) + 1))
-        ax.set_xlabel("cohort")
-        ax.set_yticks([])
-        ax.set_title(f"Dose-transition pathways: {self.design}", fontsize=9)
-        return ax
+        return pathways_figure(self, fontsize=fontsize)
 
 
 def dose_transition_pathways(

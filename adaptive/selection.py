@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from ._selection_inputs import (
 )
 from ._selection_inputs import read_components as _read_components
 from ._selection_sensitivity import SelectionSensitivity, analyse_sensitivity
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "DEFAULT_EWOC",
@@ -405,9 +408,10 @@ class ConstructSelection:
             seed=seed,
         )
 
-    def plot(self) -> Any:
+    def plot(self) -> Figure:
         """Score distributions per construct, P(best) against the threshold, and rank
-        probabilities (one analysis only); returns the matplotlib figure."""
+        probabilities (one analysis only); returns the matplotlib figure. The sensitivity
+        analysis has its own: ``result.sensitivity(seed=...).plot()``."""
         from ._selection_plot import selection_figure
 
         self._require_single("plot")

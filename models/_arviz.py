@@ -12,12 +12,21 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
+from matplotlib.figure import Figure
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
-__all__ = ["InferenceData", "from_arrays", "posterior_table", "stamp", "trace_figure"]
+__all__ = [
+    "InferenceData",
+    "from_arrays",
+    "posterior_table",
+    "rank_figure",
+    "scalar_count",
+    "stamp",
+    "trace_figure",
+]
 
 InferenceData = az.InferenceData
 
@@ -78,3 +87,83 @@ def trace_figure(idata: az.InferenceData, var_names: Sequence[str] | None) -> ob
         idata, var_names=list(var_names) if var_names is not None else None, compact=True
     )
     return np.asarray(axes).ravel()[0].figure
+
+
+def scalar_count(idata: az.InferenceData, var_names: Sequence[str]) -> int:
+    """The number of scalar parameters of ``var_names`` in the posterior (one panel each
+    in a rank or trace plot)."""
+    posterior = idata["posterior"]
+    return sum(
+        int(
+            np.prod(
+                [
+                    size
+                    for dim, size in posterior[name].sizes.items()
+                    if dim not in ("chain", "draw")
+                ]
+            )
+        )
+        for name in var_names
+    )
+
+
+def rank_figure(
+    idata: az.InferenceData,
+    var_names: Sequence[str],
+    *,
+    columns: int = 4,
+    bins: int = 20,
+    max_panels: int = 24,
+) -> Figure:
+    """``az.plot_rank`` of the posterior on a figure of its own: one small panel per
+    scalar parameter (``columns`` a row), each chain's rank histogram stacked, with the
+    uniform reference line; chains mixing well give flat, alike histograms (Vehtari,
+    Gelman, Simpson, Carpenter and Buerkner 2021, Bayesian Analysis 16:667-718).
+
+    At most ``max_panels`` panels: a larger selection raises a ``ValueError`` asking for
+    fewer ``var_names``. Only the left column keeps the chain axis label and only the
+    bottom row the rank axis label.
+    """
+    names = list(var_names)
+    count = scalar_count(idata, names)
+    if count == 0:
+        raise ValueError(f"no posterior scalar among {names} to draw a rank plot of")
+    if count > max_panels:
+        raise ValueError(
+            f"{count} scalar parameters in {names}: more than {max_panels} rank panels; "
+            "pass fewer var_names"
+        )
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    figure = Figure(figsize=(2.4 * columns, 1.75 * rows + 0.4), layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False)
+    axes = grid.ravel()[:count]
+    for spare in grid.ravel()[count:]:
+        spare.remove()
+    az.plot_rank(
+        idata,
+        var_names=names,
+        filter_vars=None,
+        transform=None,
+        coords=None,
+        bins=bins,
+        kind="bars",
+        colors="cycle",
+        ref_line=True,
+        labels=True,
+        labeller=az.labels.BaseLabeller(),
+        ax=axes,
+        backend="matplotlib",
+        show=False,
+    )
+    for i, ax in enumerate(axes):
+        ax.title.set_fontsize(8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
+        if i % columns:
+            ax.set_ylabel("")
+        if i + columns < count:
+            ax.set_xlabel("")
+    figure.suptitle("Rank plots of the posterior draws per chain", fontsize=10)
+    return figure

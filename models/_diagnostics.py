@@ -5,12 +5,16 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ._arviz import InferenceData, posterior_table
 from ._settings import Gates
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Diagnostics", "diagnose"]
 
@@ -70,6 +74,13 @@ class Diagnostics:
         ok = (out["r_hat"] < self.gates.max_rhat) & (out["ess_bulk"] > self.gates.min_ess_bulk)
         out["passed"] = ok | (out["sd"] == 0)
         return out
+
+    def plot(self) -> Figure:
+        """R-hat and bulk and tail ESS per parameter against the gates
+        (:func:`dartnk.models._diagnostic_plots.diagnostics_figure`); returns the figure."""
+        from ._diagnostic_plots import diagnostics_figure
+
+        return diagnostics_figure(self)
 
     def _headline(self) -> str:
         verdict = "passed" if self.passed else f"FAILED ({len(self.failures)} problems)"

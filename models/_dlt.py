@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,9 @@ from ._arviz import InferenceData, from_arrays
 from ._fit import Fit
 from ._intervals import flat_draws
 from .data import DLTData
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["DEFAULT_INTERVALS", "ToxicityFit", "dlt_loglik", "dlt_prior_predictive"]
 
@@ -136,9 +140,18 @@ class ToxicityFit(Fit):
             values.to_numpy(), index=pd.Index(self.constructs, name="construct"), name="prob_ex"
         )
 
-    def plot(self, *, prob: float = 0.9) -> object:
-        """Dose-toxicity curves per construct: posterior median DLT rate with a central
-        ``prob`` credible band, the target interval shaded, observed DLT proportions."""
+    def plot(self, *, prob: float = 0.9) -> Figure:
+        """Dose-toxicity curves, one panel per construct: posterior median DLT rate with a
+        central ``prob`` credible band, the target interval shaded, and the observed DLT
+        proportions labelled y/n (:func:`dartnk.models._plots.toxicity_figure`)."""
         from ._plots import toxicity_figure
 
         return toxicity_figure(self, prob=prob)
+
+    def plot_intervals(self, *, ewoc: float = 0.25) -> Figure:
+        """Stacked interval probabilities P(overdose), P(target), P(underdose) per dose and
+        construct with the EWOC line at ``ewoc`` (the protocol's 0.25 by default;
+        :func:`dartnk.models._plots.toxicity_interval_figure`)."""
+        from ._plots import toxicity_interval_figure
+
+        return toxicity_interval_figure(self, ewoc=ewoc)

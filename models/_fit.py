@@ -5,12 +5,15 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ._arviz import InferenceData, posterior_table, trace_figure
+from ._arviz import InferenceData, posterior_table, rank_figure, trace_figure
 from ._diagnostics import Diagnostics
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["DEFAULT_HDI_PROB", "Fit", "fit_fields"]
 
@@ -81,6 +84,17 @@ class Fit:
     def plot(self) -> Any:
         """Trace plot of the main parameters; returns the matplotlib figure."""
         return trace_figure(self.idata, list(self.parameters) or None)
+
+    def plot_rank(self, var_names: Sequence[str] | None = None, *, columns: int = 4) -> Figure:
+        """Rank plots (``az.plot_rank``) of ``var_names``, the model's main parameters by
+        default, one small panel per scalar, ``columns`` a row
+        (:func:`dartnk.models._arviz.rank_figure`); returns the figure."""
+        names = list(var_names) if var_names is not None else list(self.parameters)
+        return rank_figure(self.idata, names, columns=columns)
+
+    def plot_diagnostics(self) -> Figure:
+        """R-hat and ESS per gated parameter against the gates (:meth:`Diagnostics.plot`)."""
+        return self.diagnostics.plot()
 
     def _headline(self) -> str:
         posterior = self.idata["posterior"]

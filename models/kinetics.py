@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,9 @@ from ._settings import Gates, SamplingOptions, SamplingSettings
 from .data import KineticsData
 from .inputs import KineticsInputs, ModelInputSource, resolve_inputs
 from .priors import KineticsPrior
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["ENDPOINTS", "KineticsFit", "fit_kinetics"]
 
@@ -107,9 +110,10 @@ class KineticsFit(Fit):
         ]
         return pd.concat([index, draw_summary(self.mean_log10(), index, prob=prob)], axis=1)
 
-    def plot(self, *, prob: float = 0.9) -> object:
-        """Mean log10 Cmax and AUC0-28 by dose per construct with credible bands and the
-        patients' values (censored ones drawn at their upper bound, open markers)."""
+    def plot(self, *, prob: float = 0.9) -> Figure:
+        """Posterior mean log10 Cmax and AUC0-28 by dose, one column per construct, with
+        credible bands and each patient's value; below-LLOQ values are drawn as open
+        markers at their bound (:func:`dartnk.models._plots.kinetics_figure`)."""
         from ._plots import kinetics_figure
 
         return kinetics_figure(self, prob=prob)

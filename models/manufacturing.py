@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from ._sampling import sample
 from ._settings import SamplingOptions
 from .inputs import ManufacturingInputs, ModelInputSource, resolve_inputs
 from .priors import BetaPrior
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["ManufacturingFit", "beta_binomial_posterior", "fit_manufacturing"]
 
@@ -135,9 +138,10 @@ class ManufacturingFit(Fit):
         summary = draw_summary(self.release_probability(), self.counts, prob=prob)
         return pd.concat([self.counts, summary], axis=1)
 
-    def plot(self, *, prob: float = 0.9) -> object:
-        """Posterior release probability per construct: the exact Beta density with the
-        MCMC draws' histogram over it."""
+    def plot(self, *, prob: float = 0.9) -> Figure:
+        """Posterior release probability per construct: the exact Beta density over the
+        MCMC draws' histogram, with the observed released/lots
+        (:func:`dartnk.models._plots.manufacturing_figure`)."""
         from ._plots import manufacturing_figure
 
         return manufacturing_figure(self, prob=prob)

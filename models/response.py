@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,9 @@ from ._sampling import sample
 from ._settings import SamplingOptions
 from .inputs import ModelInputSource, ResponseInputs, resolve_inputs
 from .priors import ResponsePrior
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["ResponseFit", "fit_response"]
 
@@ -81,9 +84,10 @@ class ResponseFit(Fit):
         table["prob"] = (flat_draws(self.orr()) > threshold).mean(axis=-1)
         return table
 
-    def plot(self, *, prob: float = 0.9) -> object:
-        """Posterior ORR per construct: median and central ``prob`` interval, with the
-        observed proportions."""
+    def plot(self, *, prob: float = 0.9) -> Figure:
+        """Posterior ORR per construct (and dose): median and central ``prob`` interval,
+        with the observed responders/n beside each row
+        (:func:`dartnk.models._plots.response_figure`)."""
         from ._plots import response_figure
 
         return response_figure(self, prob=prob)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,9 @@ from ._settings import Gates, SamplingOptions, SamplingSettings
 from .data import SurvivalData
 from .inputs import ModelInputSource, SurvivalInputs, resolve_inputs
 from .priors import SurvivalPrior
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["DISTRIBUTIONS", "MONTH_DAYS", "SurvivalFit", "fit_survival", "kaplan_meier"]
 
@@ -170,10 +173,11 @@ class SurvivalFit(Fit):
         """Kaplan-Meier estimates of the same data (:func:`kaplan_meier`)."""
         return kaplan_meier(self.data, self.labels, prob=prob)
 
-    def plot(self, *, prob: float = 0.9) -> object:
-        """Kaplan-Meier curves with the posterior survival curve and its central ``prob``
-        band per construct."""
-        from ._plots import survival_figure
+    def plot(self, *, prob: float = 0.9) -> Figure:
+        """Kaplan-Meier curve per construct with censoring ticks and the number at risk,
+        overlaid with the posterior median survival curve and its central ``prob`` band
+        (:func:`dartnk.models._survival_plot.survival_figure`); returns the figure."""
+        from ._survival_plot import survival_figure
 
         return survival_figure(self, prob=prob)
 

@@ -204,7 +204,7 @@ def test_kinetics_fit_of_the_example_cut(trial):
     cell = mean.sel(endpoint="log10_auc", construct="B", dose="DL3")
     assert row["mean"] == pytest.approx(float(cell.mean()))
     assert "log10_auc_interval" in fit.idata["prior_predictive"]
-    assert len(fit.plot().axes) == 2
+    assert len(fit.plot().axes) == 2 * 3
 
 
 # --- manufacturing ------------------------------------------------------------------------
@@ -441,4 +441,4 @@ def test_survival_fit_of_the_example_cut_beside_kaplan_meier(trial):
     for construct in "ABC":
         assert estimates.loc[construct, "median_days_lower"] < km.loc[construct, "median"]
         assert km.loc[construct, "median"] < estimates.loc[construct, "median_days_upper"]
-    assert len(fit.plot().axes) == 3
+    assert len(fit.plot().axes) == 2 * 3

@@ -358,7 +358,9 @@ def test_prior_predictive_dlts_follow_the_prior_rates(example_fit):
 def test_plot_has_a_panel_per_construct(example_fit):
     figure = example_fit.plot()
     assert len(figure.axes) == 3
-    assert [ax.get_title() for ax in figure.axes] == ["A (exnex)", "B (exnex)", "C (exnex)"]
+    assert [ax.get_title() for ax in figure.axes] == ["A", "B", "C"]
+    assert "BLRM (EXNEX)" in figure.get_suptitle()
+    assert len(example_fit.plot_intervals().axes) == 3
 
 
 def test_fit_crm_of_one_arm_matches_the_design_on_the_same_patients():

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from _geometry import drawn, legend_of
 
 from dartnk.adaptive import (
     ConstructSelection,
@@ -505,12 +506,11 @@ def test_the_figure_has_three_labelled_panels_whose_titles_do_not_overlap():
     values = random_values(64)
     values["safety"][1] = np.nan
     figure = select(values).plot()
-    figure.canvas.draw()
+    renderer = drawn(figure)
     axes = figure.axes
     assert len(axes) == 3
     assert all(ax.get_title() for ax in axes)
-    assert all(ax.get_legend() is not None for ax in axes)
-    renderer = figure.canvas.get_renderer()
+    assert all(legend_of(ax) is not None for ax in axes)
     boxes = [ax.title.get_window_extent(renderer) for ax in axes]
     boxes.append(figure._suptitle.get_window_extent(renderer))
     for i, first in enumerate(boxes):
