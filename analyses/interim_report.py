@@ -247,8 +247,6 @@ def _dlt_listing(analysis: InterimAnalysis) -> Section:
 def _pathways(analysis: InterimAnalysis) -> Section:
     """Dose-transition pathways of the protocol's 3+3 from each arm's current state (its
     pending patients resolved first), and BOIN's decision table at the start dose."""
-    from matplotlib.figure import Figure as MatplotlibFigure
-
     from dartnk.adaptive.pathways import (
         decision_table,
         dose_transition_pathways,
@@ -270,13 +268,9 @@ def _pathways(analysis: InterimAnalysis) -> Section:
             cohorts=1,
             cohort_size=protocol.phase1.cohort_size,
         )
-        figure = MatplotlibFigure(
-            figsize=(8.0, 0.32 * len(tree.leaves()) + 1.4), layout="constrained"
-        )
-        tree.plot(ax=figure.subplots())
         blocks.append(
             Figure.from_matplotlib(
-                figure,
+                tree.plot(),
                 id=f"pathways-{arm.lower()}",
                 caption=f"Arm {arm}: the protocol's 3+3 after every outcome of the pending "
                 f"patients and of the next cohort",
@@ -285,8 +279,7 @@ def _pathways(analysis: InterimAnalysis) -> Section:
         )
     boin = build_design(protocol, "BOIN")
     table = decision_table(boin)
-    figure = MatplotlibFigure(figsize=(8.0, 5.0), layout="constrained")
-    plot_decision_table(table, title="BOIN at the start dose", ax=figure.subplots())
+    figure = plot_decision_table(table, title="BOIN at the start dose")
     blocks.append(
         Figure.from_matplotlib(
             figure,
@@ -346,6 +339,14 @@ def _toxicity(analysis: InterimAnalysis) -> Section:
             emphasis_labels={"eliminated": "not admissible (EWOC)"},
             id="interval-probabilities",
         ),
+        Figure.from_matplotlib(
+            fit.plot_intervals(ewoc=analysis.protocol.toxicity.ewoc),
+            id="interval-figure",
+            caption=f"BLRM interval probabilities per dose: P(overdose) at the bottom, the "
+            f"EWOC limit {analysis.protocol.toxicity.ewoc:g} dashed, doses not admissible "
+            f"hatched",
+            alt="Stacked bars of the probabilities of underdose, target and overdose",
+        ),
         _posterior(fit, f"Posterior of the {fit.name} (az.summary)", "toxicity-posterior"),
     ]
     exchangeable = fit.prob_exchangeable()
@@ -391,6 +392,13 @@ def _selection(analysis: InterimAnalysis) -> Section:
             caption="Contribution of each component: weight x expected desirability",
             default_format=".3f",
             id="contributions",
+        ),
+        Figure.from_matplotlib(
+            sensitivity.plot(),
+            id="sensitivity-figure",
+            caption="Sensitivity: P(best) under posterior, weight and joint uncertainty, "
+            "leave-one-component-out, and the Dirichlet weight draws",
+            alt="Bars of P(best) by source of uncertainty and without each component",
         ),
         table_from_frame(
             sensitivity.summary(),
@@ -525,6 +533,16 @@ def _diagnostics(analysis: InterimAnalysis) -> Section:
         rank = _rank_figure(fit, name)
         if rank is not None:
             parts.insert(0, rank)
+        parts.insert(
+            0,
+            Figure.from_matplotlib(
+                fit.plot_diagnostics(),
+                id=f"{name}-gates-figure",
+                caption=f"{fit.name}: R-hat and bulk/tail ESS of every gated parameter against "
+                f"the gates",
+                alt=f"R-hat and ESS bars of the {name} model's parameters",
+            ),
+        )
         subsections.append(
             Section(
                 title=f"{_MODEL_TITLES[name]} fit", id=f"{name}-diagnostics", blocks=tuple(parts)
@@ -536,11 +554,12 @@ def _diagnostics(analysis: InterimAnalysis) -> Section:
 
 
 def _rank_figure(fit: Any, name: str) -> Figure | None:
-    plot = getattr(fit, "rank_plot", None)
-    if plot is None:
+    try:
+        figure = fit.plot_rank()
+    except ValueError:
         return None
     return Figure.from_matplotlib(
-        plot(),
+        figure,
         id=f"{name}-rank",
         caption=f"{fit.name}: rank plots of the main parameters (uniform when chains mix)",
         alt=f"Rank histograms per chain of the {name} model's parameters",
