@@ -48,6 +48,7 @@ _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _ID = re.compile(r'(?<=\s)id="([^"]+)"')
 _HREF = re.compile(r'(?<=\s)(xlink:href|href)="#([^"]+)"')
 _URL = re.compile(r"url\(#([^)]+)\)")
+_ANY_ID = re.compile(r'(?<=\s)id="([^"]+)"|(?<=\s)(?:xlink:href|href)="#([^"]+)"|url\(#([^)]+)\)')
 
 
 @contextlib.contextmanager
@@ -124,7 +125,14 @@ def _clean_svg(svg: str, prefix: str) -> str:
     if start < 0:
         raise ValueError("matplotlib wrote no <svg> element")
     svg = _COMMENT.sub("", _LINE_COMMENT.sub("", svg[start:]))
-    svg = _ID.sub(lambda m: f'id="{prefix}_{m.group(1)}"', svg)
-    svg = _HREF.sub(lambda m: f'{m.group(1)}="#{prefix}_{m.group(2)}"', svg)
-    svg = _URL.sub(lambda m: f"url(#{prefix}_{m.group(1)})", svg)
+    names: dict[str, str] = {}
+
+    def renamed(name: str) -> str:
+        return names.setdefault(name, f"{prefix}_{len(names) + 1}")
+
+    for match in _ANY_ID.finditer(svg):
+        renamed(next(group for group in match.groups() if group is not None))
+    svg = _ID.sub(lambda m: f'id="{renamed(m.group(1))}"', svg)
+    svg = _HREF.sub(lambda m: f'{m.group(1)}="#{renamed(m.group(2))}"', svg)
+    svg = _URL.sub(lambda m: f"url(#{renamed(m.group(1))})", svg)
     return svg.strip()

@@ -543,3 +543,25 @@ def test_chromium_network_log_sees_a_page_request(tmp_path):
     )
     run = open_in_browser(probe, workdir=tmp_path)
     assert run.requested_urls == ("http://probe.example.invalid/x.png",)
+
+
+def test_a_figure_clipped_by_a_patch_gives_the_same_svg_twice():
+    """matplotlib names a clip path after the clip object's memory address; the ids are
+    renumbered in order of first use, so two renders of one figure agree byte for byte."""
+    from matplotlib.figure import Figure as MatplotlibFigure
+    from matplotlib.patches import Circle
+
+    from dartnk.reports import figure_to_svg
+
+    def drawn() -> str:
+        figure = MatplotlibFigure(figsize=(2, 2))
+        ax = figure.subplots()
+        bars = ax.bar([0, 1], [1, 2], hatch="//")
+        circle = Circle((0.5, 1.0), 0.8, transform=ax.transData)
+        for bar in bars:
+            bar.set_clip_path(circle)
+        return figure_to_svg(figure, salt="clipped")
+
+    first, second = drawn(), drawn()
+    assert first == second
+    assert 'id="clipped_1"' in first
