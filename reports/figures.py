@@ -91,7 +91,10 @@ def figure_to_svg(
     -------
     str
         One ``<svg>`` element (with its ``xmlns`` declarations), no XML declaration, no
-        comments, no date, no Matplotlib version.
+        comments, no date, no Matplotlib version; element ids renumbered in order of first
+        use. A figure with a layout engine (constrained or tight) is saved at its own size,
+        one without is cropped to its drawn content (``bbox_inches="tight"``, which draws
+        it twice).
     """
     if not isinstance(figure, MatplotlibFigure):
         raise TypeError(f"expected a matplotlib Figure, not {type(figure).__name__}")
@@ -104,12 +107,13 @@ def figure_to_svg(
     rc = {"svg.hashsalt": salt, "svg.fonttype": "path", "svg.image_inline": True, "svg.id": None}
     try:
         with matplotlib.rc_context(rc):
+            laid_out = figure.get_layout_engine() is not None
             figure.savefig(
                 buffer,
                 format="svg",
                 dpi=dpi,
                 metadata=_NO_METADATA,
-                bbox_inches="tight",
+                bbox_inches=None if laid_out else "tight",
                 pad_inches=0.05,
             )
     finally:
