@@ -142,7 +142,7 @@ def _pk_patients(substitute: bool) -> pd.DataFrame:
             detected = cmax >= lloq
             auc = 15.8 * cmax
             if detected:
-                low, high, value = 0.999 * auc, 1.001 * auc, cmax
+                low, high, value = auc, auc, cmax
             elif substitute:
                 low = high = 15.8 * lloq
                 value = lloq
