@@ -13,6 +13,7 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "analyse_expansion": ".expansion",
+    "ArmSimulation": ".simulation_arm",
     "analyse_expansion_survival": ".expansion_survival",
     "best_overall_response": ".derive",
     "blrm_prior": ".model_inputs",
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "sampling_plan": ".model_inputs",
     "sampling_settings": ".model_inputs",
     "Scenario": ".scenario",
+    "simulate_arm": ".simulation_arm",
     "ScenarioError": ".scenario",
     "survival_data": ".model_inputs",
     "survival_inputs": ".model_inputs",
