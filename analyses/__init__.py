@@ -63,6 +63,8 @@ _EXPORTS: dict[str, str] = {
     "sampling_settings": ".model_inputs",
     "Scenario": ".scenario",
     "simulate_arm": ".simulation_arm",
+    "simulate_trials": ".simulation",
+    "scenario_library": ".simulation_scenarios",
     "ScenarioError": ".scenario",
     "survival_data": ".model_inputs",
     "survival_inputs": ".model_inputs",

@@ -1,0 +1,583 @@
+"""Phase 1 of many trials in calendar time: parallel arms, one escalation design, patients
+arriving, waiting for a slot, and outcomes known when their DLT follow-up ends.
+
+A trial is an event calendar in study days. Screened patients arrive at given times, each
+eligible for some arms (a bit mask); an arm takes a patient when its design calls for one
+(:meth:`~dartnk.adaptive.EscalationDesign.decide` gives a next dose and no wait) and fewer
+than a cohort's worth of its patients are inside their DLT follow-up (enrolled and not yet
+resolved). Among the open arms a patient is eligible for, the one with the fewest patients
+takes the patient (ties to the lower arm). A patient eligible only for arms that are not
+open waits up to ``max_wait`` days and then is lost; a waiting patient goes, first come
+first served, to an eligible arm as soon as it opens. An enrolled patient's product is
+infused after a delay (or fails, and the patient is not evaluable); the patient then has a
+DLT at the onset day when the latent uniform is below the true DLT rate at the dose and the
+patient has not withdrawn by then; otherwise the outcome is known at the end of the DLT
+window, or at withdrawal (not evaluable, and replaced). This is the calendar of
+:func:`dartnk.analyses.generate_trial`, vectorised.
+
+Each step handles one event per trial (an enrolment, a patient's outcome becoming known, or
+an arrival), for all trials at once. Arms whose data changed are decided by the design in
+one batch per step, on :class:`~dartnk.adaptive.EscalationState` of every such arm of every
+trial; designs without a DLT window have their decisions kept by state
+(:class:`~dartnk.adaptive._decision_memo.DecisionMemo`). A TITE design weighs its pending
+patients by their follow-up, so its arms with pending patients and a free slot are decided
+again at every event time; its decisions are taken at arrivals and outcomes, as a live
+trial takes them.
+
+Conventions: days are floats; doses 0-based; arms are indexed 0 .. arms - 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._base import EscalationDesign
+from ._decision_memo import DecisionMemo, reads_cohort
+from ._state import EscalationState, PendingBatch
+
+__all__ = [
+    "ArmSlots",
+    "OutOfPatients",
+    "Phase1Walk",
+    "StartState",
+    "next_eligible",
+    "walk_phase1",
+]
+
+EMPTY, PENDING, NO_DLT, DLT, NOT_EVALUABLE = range(5)
+"""Status codes of a patient slot."""
+
+_MEMOS: dict[EscalationDesign, DecisionMemo] = {}
+_MAX_QUEUE_ROUNDS = 64
+
+
+@dataclass(frozen=True, eq=False)
+class ArmSlots:
+    """What happens to the patient enrolled in each slot of each arm, whatever the dose.
+
+    Arrays have shape (trials, arms, slots); slot j of an arm is its j-th enrolled patient.
+
+    Attributes
+    ----------
+    infusion_delay : ndarray of float
+        Days from enrolment to the first infusion; ``inf`` when no product is released.
+    failure_delay : ndarray of float
+        Days from enrolment to the failed release of the last lot (read when no product).
+    dlt_uniform : ndarray of float
+        Latent uniform: a DLT when it is below the true DLT rate at the dose given.
+    onset_day : ndarray of float
+        Day of the DLT after the first infusion, inside the window.
+    dropout_day : ndarray of float
+        Day of withdrawal after the first infusion (``inf``: no withdrawal).
+    """
+
+    infusion_delay: np.ndarray
+    failure_delay: np.ndarray
+    dlt_uniform: np.ndarray
+    onset_day: np.ndarray
+    dropout_day: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.infusion_delay.shape  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, eq=False)
+class StartState:
+    """Patients already in the arms when the walk starts (a data cut).
+
+    Arrays of shape (trials, arms, slots) as :class:`Phase1Walk`'s; ``day`` is the study day
+    the walk starts on; ``stopped`` marks arms whose escalation has ended, with their
+    ``mtd`` (NaN for none).
+    """
+
+    day: float
+    level: np.ndarray
+    status: np.ndarray
+    enrol: np.ndarray
+    infusion: np.ndarray
+    resolve: np.ndarray
+    outcome: np.ndarray
+    stopped: np.ndarray
+    mtd: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Phase1Walk:
+    """Phase 1 of a batch of trials.
+
+    Attributes
+    ----------
+    level : ndarray of int8, shape (trials, arms, slots)
+        0-based dose of each enrolled patient, -1 for an empty slot.
+    enrol, infusion, resolve : ndarray of float, shape (trials, arms, slots)
+        Study days of enrolment, first infusion (``inf`` without product) and of the DLT
+        outcome becoming known (``inf`` for an empty slot).
+    outcome : ndarray of int8, shape (trials, arms, slots)
+        :data:`NO_DLT`, :data:`DLT` or :data:`NOT_EVALUABLE` (-1 for an empty slot).
+    enrolled : ndarray of int, shape (trials, arms)
+    n, y : ndarray of int, shape (trials, arms, doses)
+        DLT-evaluable patients and DLTs per dose at the end of the arm.
+    mtd : ndarray of float, shape (trials, arms)
+        0-based MTD per arm, NaN for none.
+    stop_day : ndarray of float, shape (trials, arms)
+    stop_rule : ndarray of int, shape (trials, arms)
+        Index into ``rules`` of the rule that stopped the arm.
+    end_day : ndarray of float, shape (trials,)
+        Study day the last arm stopped.
+    rules : tuple of (str, str)
+    """
+
+    level: np.ndarray
+    enrol: np.ndarray
+    infusion: np.ndarray
+    resolve: np.ndarray
+    outcome: np.ndarray
+    enrolled: np.ndarray
+    n: np.ndarray
+    y: np.ndarray
+    mtd: np.ndarray
+    stop_day: np.ndarray
+    stop_rule: np.ndarray
+    end_day: np.ndarray
+    rules: tuple[tuple[str, str], ...] = field(repr=False)
+
+
+class OutOfPatients(RuntimeError):
+    """A simulated trial needed more screened patients than were drawn for it."""
+
+
+def _memo(design: EscalationDesign) -> DecisionMemo:
+    memo = _MEMOS.get(design)
+    if memo is None:
+        memo = DecisionMemo(design)
+        _MEMOS[design] = memo
+    return memo
+
+
+def next_eligible(eligible: np.ndarray, arms: int) -> np.ndarray:
+    """For each arm, the index of the first patient at or after k eligible for it
+    (``K`` for none), shape (trials, arms, K + 1)."""
+    trials, count = eligible.shape
+    dtype = np.int16 if count < np.iinfo(np.int16).max else np.int32
+    index = np.arange(count, dtype=dtype)
+    out = np.full((trials, arms, count + 1), count, dtype=dtype)
+    for a in range(arms):
+        hit = ((eligible >> a) & 1).astype(bool)
+        candidate = np.where(hit, index, count)
+        out[:, a, :count] = np.minimum.accumulate(candidate[:, ::-1], axis=1)[:, ::-1]
+    return out
+
+
+class _Walk:
+    """The arrays of a Phase 1 walk and its steps (see the module docstring)."""
+
+    def __init__(
+        self,
+        design: EscalationDesign,
+        dlt_probability: np.ndarray,
+        arrival: np.ndarray,
+        eligible: np.ndarray,
+        slots: ArmSlots,
+        *,
+        max_wait: float,
+        window: float,
+        start: StartState | None,
+        table: np.ndarray | None,
+    ) -> None:
+        trials, arms, count = slots.shape
+        self.design = design
+        self.tite = design.window is not None
+        self.cohort_reader = self.tite or reads_cohort(design)
+        self.memo = None if self.tite else _memo(design)
+        self.cohort = int(design.cohort_size)
+        self.p = np.asarray(dlt_probability, dtype=float)
+        self.doses = self.p.shape[1]
+        self.window = float(window)
+        self.max_wait = float(max_wait)
+        self.slots = slots
+        self.trials, self.arms, self.count = trials, arms, count
+        k = arrival.shape[1]
+        self.k = k
+        self.arrival = np.concatenate([arrival, np.full((trials, 1), np.inf)], axis=1)
+        self.eligible = np.concatenate([eligible, np.zeros((trials, 1), eligible.dtype)], axis=1)
+        self.next_eligible = next_eligible(eligible, arms) if table is None else table
+        self.consumed = np.zeros((trials, k + 1), dtype=bool)
+        shape = (trials, arms, count)
+        self.level = np.full(shape, -1, dtype=np.int8)
+        self.status = np.zeros(shape, dtype=np.int8)
+        self.enrol = np.full(shape, np.inf)
+        self.infusion = np.full(shape, np.inf)
+        self.resolve = np.full(shape, np.inf)
+        self.outcome = np.full(shape, -1, dtype=np.int8)
+        self.enrolled = np.zeros((trials, arms), dtype=np.int64)
+        per_dose = (trials, arms, self.doses)
+        self.n = np.zeros(per_dose, dtype=np.int64)
+        self.y = np.zeros(per_dose, dtype=np.int64)
+        self.pend = np.zeros(per_dose, dtype=np.int64)
+        self.current = np.full((trials, arms), design.start, dtype=np.int64)
+        self.stopped = np.zeros((trials, arms), dtype=bool)
+        self.mtd = np.full((trials, arms), np.nan)
+        self.stop_day = np.full((trials, arms), np.nan)
+        self.stop_rule = np.full((trials, arms), -1, dtype=np.int64)
+        self.next_dose = np.full((trials, arms), -1, dtype=np.int64)
+        self.dirty = np.ones((trials, arms), dtype=bool)
+        self.decided_at = np.full((trials, arms), -np.inf)
+        day = 0.0 if start is None else float(start.day)
+        self.now = np.full(trials, day)
+        self.finished = np.zeros(trials, dtype=bool)
+        self.end_day = np.full(trials, np.nan)
+        capacity = self.cohort
+        if start is not None:
+            capacity = max(capacity, int((start.status == PENDING).sum(axis=2).max(initial=0)))
+        self.capacity = capacity
+        self.pend_slot = np.full((trials, arms, capacity), -1, dtype=np.int64)
+        self.pend_time = np.full((trials, arms, capacity), np.inf)
+        if start is not None:
+            self._load(start)
+        self.hi = np.zeros(trials, dtype=np.int64)
+        self.lo = np.zeros(trials, dtype=np.int64)
+        self._advance(np.arange(trials))
+
+    def _load(self, start: StartState) -> None:
+        """Patients of a data cut in their slots, counts and pending table."""
+        used = start.level.shape[2]
+        for name in ("level", "status", "enrol", "infusion", "resolve", "outcome"):
+            getattr(self, name)[:, :, :used] = getattr(start, name)
+        filled = start.status != EMPTY
+        self.enrolled[:] = filled.sum(axis=2)
+        known = (start.status == NO_DLT) | (start.status == DLT)
+        doses = np.arange(self.doses)
+        at = start.level[..., None] == doses
+        self.n[:] = (at & known[..., None]).sum(axis=2)
+        self.y[:] = (at & (start.status == DLT)[..., None]).sum(axis=2)
+        pending = start.status == PENDING
+        self.pend[:] = (at & pending[..., None]).sum(axis=2)
+        last = np.where(filled, np.arange(used), -1).max(axis=2)
+        has = last >= 0
+        lvl = np.take_along_axis(start.level, np.maximum(last, 0)[..., None], axis=2)[..., 0]
+        self.current[:] = np.where(has, lvl, self.current)
+        rank = np.cumsum(pending, axis=2) - 1
+        t, a, s = np.nonzero(pending)
+        self.pend_slot[t, a, rank[t, a, s]] = s
+        self.pend_time[t, a, rank[t, a, s]] = start.resolve[t, a, s]
+        self.stopped[:] = start.stopped
+        self.mtd[:] = np.where(start.stopped, start.mtd, np.nan)
+        self.stop_day[:] = np.where(start.stopped, start.day, np.nan)
+
+    # --- arrivals ---------------------------------------------------------------------
+
+    def _advance(self, rows: np.ndarray) -> None:
+        """Move ``hi`` past arrivals up to now and ``lo`` past arrivals too old to wait."""
+        for pointer, limit, strict in ((self.hi, self.now, False), (self.lo, None, True)):
+            active = rows
+            while active.size:
+                nxt = self.arrival[active, pointer[active]]
+                if strict:
+                    moving = nxt < self.now[active] - self.max_wait
+                else:
+                    moving = nxt <= limit[active]
+                active = active[moving]
+                pointer[active] += 1
+
+    def _first_waiting(self, rows: np.ndarray, arm: int) -> np.ndarray:
+        """The first waiting patient (arrived, not enrolled, not too old) eligible for
+        ``arm``, per row; ``K`` for none."""
+        j = self.next_eligible[rows, arm, self.lo[rows]].astype(np.int64)
+        for _ in range(_MAX_QUEUE_ROUNDS):
+            taken = (j < self.hi[rows]) & self.consumed[rows, j]
+            if not taken.any():
+                break
+            j = np.where(taken, self.next_eligible[rows, arm, np.minimum(j + 1, self.k)], j)
+        else:
+            raise RuntimeError("the waiting list did not settle; too many enrolled patients")
+        return np.where(j < self.hi[rows], j, self.k)
+
+    # --- decisions --------------------------------------------------------------------
+
+    def _cohort(self, rows: np.ndarray, arms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per slot, whether it is in the most recent cohort (the trailing run of valid
+        patients at the current dose, at most a cohort of them), and whether a known DLT
+        is among them."""
+        status = self.status[rows, arms]
+        level = self.level[rows, arms]
+        valid = (status == PENDING) | (status == NO_DLT) | (status == DLT)
+        at = valid & (level == self.current[rows, arms][:, None])
+        other = valid & ~at
+        later_other = np.cumsum(other[:, ::-1], axis=1)[:, ::-1] - other
+        run = at & (later_other == 0)
+        from_end = np.cumsum(run[:, ::-1], axis=1)[:, ::-1]
+        in_cohort = run & (from_end <= self.cohort)
+        return in_cohort, (in_cohort & (status == DLT)).any(axis=1)
+
+    def _decide(self, rows: np.ndarray) -> None:
+        """Decide the arms of ``rows`` whose data changed (and TITE arms with pending
+        patients and a free slot, whose follow-up grew), in one batch."""
+        need = self.dirty[rows] & ~self.stopped[rows]
+        if self.tite:
+            pending_total = self.pend[rows].sum(axis=2)
+            grown = (
+                ~self.stopped[rows]
+                & (pending_total > 0)
+                & (pending_total < self.cohort)
+                & (self.decided_at[rows] < self.now[rows, None])
+            )
+            need |= grown
+        which, arms = np.nonzero(need)
+        if which.size == 0:
+            return
+        r = rows[which]
+        n, y = self.n[r, arms], self.y[r, arms]
+        current = self.current[r, arms]
+        if self.tite:
+            decision = self._decide_tite(r, arms, n, y, current)
+        else:
+            if self.memo.cohort:
+                in_cohort, flag = self._cohort(r, arms)
+                recent = (in_cohort & (self.status[r, arms] == PENDING)).sum(axis=1)
+            else:
+                recent = np.zeros(r.size, dtype=np.int64)
+                flag = np.zeros(r.size, dtype=bool)
+            decision = self.memo.decide(n, y, current, self.pend[r, arms], recent, flag)
+        self.next_dose[r, arms] = decision.next_dose
+        self.dirty[r, arms] = False
+        self.decided_at[r, arms] = self.now[r]
+        stop = decision.stop
+        if stop.any():
+            rs, az = r[stop], arms[stop]
+            self.stopped[rs, az] = True
+            self.mtd[rs, az] = decision.mtd[stop]
+            self.stop_day[rs, az] = self.now[rs]
+            self.stop_rule[rs, az] = decision.rule[stop]
+            self.next_dose[rs, az] = -1
+
+    def _decide_tite(self, r, arms, n, y, current):
+        from ._decision_memo import StoredDecisions
+
+        slot = self.pend_slot[r, arms]
+        mask = slot >= 0
+        safe = np.maximum(slot, 0)
+        level = self.level[r[:, None], arms[:, None], safe].astype(np.int64)
+        infusion = self.infusion[r[:, None], arms[:, None], safe]
+        follow = self.now[r][:, None] - infusion
+        weight = np.where(mask & np.isfinite(infusion), np.clip(follow / self.window, 0, 1), 0.0)
+        in_cohort, flag = self._cohort(r, arms)
+        recent = mask & np.take_along_axis(in_cohort, safe, axis=1)
+        state = EscalationState.of(
+            n,
+            y,
+            current,
+            pending=PendingBatch(level=np.where(mask, level, 0), weight=weight, mask=mask),
+            recent=recent,
+            last_cohort_dlt=flag,
+        )
+        decision = self.design.decide(state)
+        return StoredDecisions(
+            next_dose=np.where(
+                decision.stop | decision.wait, -1, np.nan_to_num(decision.next_dose, nan=-1)
+            ).astype(np.int64),
+            stop=decision.stop,
+            wait=decision.wait,
+            mtd=decision.mtd,
+            rule=decision.rule.astype(np.int64),
+        )
+
+    # --- events -----------------------------------------------------------------------
+
+    def _enrol(self, rows: np.ndarray, patient: np.ndarray, open_arm: np.ndarray) -> None:
+        """Enrol arrival ``patient`` of each row, now, in its open eligible arm with the
+        fewest patients."""
+        bits = self.eligible[rows, patient][:, None] >> np.arange(self.arms) & 1
+        allowed = open_arm & bits.astype(bool)
+        score = np.where(allowed, self.enrolled[rows] * self.arms + np.arange(self.arms), -1)
+        score = np.where(allowed, score, np.iinfo(np.int64).max)
+        arm = np.argmin(score, axis=1)
+        slot = self.enrolled[rows, arm]
+        if np.any(slot >= self.count):
+            raise RuntimeError(
+                f"an arm enrolled more than {self.count} patients; too many were not evaluable"
+            )
+        dose = self.next_dose[rows, arm]
+        now = self.now[rows]
+        delay = self.slots.infusion_delay[rows, arm, slot]
+        infusion = now + delay
+        product = np.isfinite(delay)
+        onset = self.slots.onset_day[rows, arm, slot]
+        dropout = self.slots.dropout_day[rows, arm, slot]
+        has_dlt = self.slots.dlt_uniform[rows, arm, slot] < self.p[arm, dose]
+        seen = has_dlt & (onset <= dropout)
+        withdrawn = ~seen & (dropout < self.window)
+        after = np.where(seen, onset, np.where(withdrawn, dropout, self.window))
+        resolve = np.where(
+            product, infusion + after, now + self.slots.failure_delay[rows, arm, slot]
+        )
+        outcome = np.where(
+            product, np.where(seen, DLT, np.where(withdrawn, NOT_EVALUABLE, NO_DLT)), NOT_EVALUABLE
+        )
+        self.level[rows, arm, slot] = dose
+        self.status[rows, arm, slot] = PENDING
+        self.enrol[rows, arm, slot] = now
+        self.infusion[rows, arm, slot] = infusion
+        self.resolve[rows, arm, slot] = resolve
+        self.outcome[rows, arm, slot] = outcome
+        free = np.argmax(self.pend_slot[rows, arm] < 0, axis=1)
+        self.pend_slot[rows, arm, free] = slot
+        self.pend_time[rows, arm, free] = resolve
+        self.pend[rows, arm, dose] += 1
+        self.enrolled[rows, arm] += 1
+        self.current[rows, arm] = dose
+        self.consumed[rows, patient] = True
+        self.dirty[rows, arm] = True
+
+    def _resolve(self, rows: np.ndarray, position: np.ndarray) -> None:
+        arm = position // self.capacity
+        place = position % self.capacity
+        slot = self.pend_slot[rows, arm, place]
+        dose = self.level[rows, arm, slot].astype(np.int64)
+        outcome = self.outcome[rows, arm, slot]
+        self.now[rows] = self.pend_time[rows, arm, place]
+        evaluable = outcome != NOT_EVALUABLE
+        self.n[rows, arm, dose] += evaluable
+        self.y[rows, arm, dose] += outcome == DLT
+        self.pend[rows, arm, dose] -= 1
+        self.status[rows, arm, slot] = np.where(
+            outcome == DLT, DLT, np.where(evaluable, NO_DLT, NOT_EVALUABLE)
+        )
+        self.pend_slot[rows, arm, place] = -1
+        self.pend_time[rows, arm, place] = np.inf
+        self.dirty[rows, arm] = True
+
+    def step(self, rows: np.ndarray) -> np.ndarray:
+        """One event per trial of ``rows``; returns the rows still in Phase 1."""
+        self._decide(rows)
+        done = self.stopped[rows].all(axis=1)
+        if done.any():
+            finished = rows[done]
+            self.finished[finished] = True
+            self.end_day[finished] = np.nanmax(self.stop_day[finished], axis=1)
+            rows = rows[~done]
+            if rows.size == 0:
+                return rows
+        free = self.pend[rows].sum(axis=2) < self.cohort
+        open_arm = ~self.stopped[rows] & (self.next_dose[rows] >= 0) & free
+        waiting = np.full(rows.size, self.k, dtype=np.int64)
+        for a in range(self.arms):
+            candidate = np.full(rows.size, self.k, dtype=np.int64)
+            has = np.flatnonzero(open_arm[:, a])
+            if has.size:
+                candidate[has] = self._first_waiting(rows[has], a)
+            waiting = np.minimum(waiting, candidate)
+        reach = open_arm if not self.tite else ~self.stopped[rows] & free
+        coming = np.full(rows.size, self.k, dtype=np.int64)
+        for a in range(self.arms):
+            nxt = self.next_eligible[rows, a, self.hi[rows]]
+            coming = np.where(reach[:, a], np.minimum(coming, nxt), coming)
+        arrival_day = self.arrival[rows, coming]
+        flat = self.pend_time[rows].reshape(rows.size, -1)
+        position = np.argmin(flat, axis=1)
+        resolve_day = flat[np.arange(rows.size), position]
+        queue = waiting < self.k
+        resolve = ~queue & (resolve_day <= arrival_day) & np.isfinite(resolve_day)
+        arrive = ~queue & ~resolve & np.isfinite(arrival_day)
+        stuck = ~(queue | resolve | arrive)
+        if stuck.any():
+            raise OutOfPatients(
+                f"{int(stuck.sum())} simulated trial(s) ran out of screened patients before "
+                f"Phase 1 ended ({self.k} arrivals drawn per trial)"
+            )
+        if queue.any():
+            self._enrol(rows[queue], waiting[queue], open_arm[queue])
+        if resolve.any():
+            self._resolve(rows[resolve], position[resolve])
+        if arrive.any():
+            moving = rows[arrive]
+            self.now[moving] = arrival_day[arrive]
+            if not self.tite:
+                self._advance(moving)
+                self._enrol(moving, coming[arrive], open_arm[arrive])
+        moved = rows[resolve | arrive]
+        if moved.size:
+            self._advance(moved)
+        return rows
+
+    def result(self) -> Phase1Walk:
+        return Phase1Walk(
+            level=self.level,
+            enrol=self.enrol,
+            infusion=self.infusion,
+            resolve=self.resolve,
+            outcome=self.outcome,
+            enrolled=self.enrolled,
+            n=self.n,
+            y=self.y,
+            mtd=self.mtd,
+            stop_day=self.stop_day,
+            stop_rule=self.stop_rule,
+            end_day=self.end_day,
+            rules=self.design.rules,
+        )
+
+
+def walk_phase1(
+    design: EscalationDesign,
+    dlt_probability: np.ndarray,
+    arrival: np.ndarray,
+    eligible: np.ndarray,
+    slots: ArmSlots,
+    *,
+    max_wait: float,
+    window: float,
+    start: StartState | None = None,
+    eligible_table: np.ndarray | None = None,
+) -> Phase1Walk:
+    """Walk Phase 1 of many trials in calendar time (see the module docstring).
+
+    Parameters
+    ----------
+    design : EscalationDesign
+        The escalation design of every arm.
+    dlt_probability : ndarray, shape (arms, doses)
+        True DLT probability per arm and 0-based dose.
+    arrival : ndarray of float, shape (trials, K)
+        Study days of the screened patients, increasing along each row.
+    eligible : ndarray of uint8, shape (trials, K)
+        Per screened patient, bit a set when the patient may join arm a.
+    slots : ArmSlots
+        The course of each patient slot, shape (trials, arms, slots).
+    max_wait : float
+        Days an eligible patient waits for an arm to open.
+    window : float
+        DLT window in days (outcomes without a DLT are known at its end).
+    start : StartState, optional
+        Patients already enrolled and the day to start from (a data cut).
+    eligible_table : ndarray, optional
+        :func:`next_eligible` of ``eligible``, when the caller has it already.
+
+    Returns
+    -------
+    Phase1Walk
+
+    Raises
+    ------
+    OutOfPatients
+        When a trial runs out of screened patients before Phase 1 ends.
+    RuntimeError
+        When an arm runs out of patient slots.
+    """
+    walk = _Walk(
+        design,
+        dlt_probability,
+        np.asarray(arrival, dtype=float),
+        np.asarray(eligible, dtype=np.uint8),
+        slots,
+        max_wait=max_wait,
+        window=window,
+        start=start,
+        table=eligible_table,
+    )
+    rows = np.arange(walk.trials)
+    while rows.size:
+        rows = walk.step(rows)
+    return walk.result()
