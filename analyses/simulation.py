@@ -252,16 +252,7 @@ def simulate_trials(
     >>> float(results["prob_select_dose"].sel(design="3+3", construct="A").sum()) <= 1.0
     True
     """
-    if isinstance(n_trials, bool) or int(n_trials) != n_trials or not 1 <= n_trials <= MAX_TRIALS:
-        raise InputError(f"n_trials {n_trials!r} must be a whole number from 1 to {MAX_TRIALS:,}")
-    if isinstance(draws, bool) or int(draws) != draws or not 16 <= draws <= 20_000:
-        raise InputError(f"draws {draws!r} must be a whole number from 16 to 20,000")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise InputError(f"seed {seed!r} must be a non-negative whole number")
-    if workers is not None and scheduler is not None:
-        raise InputError("give either workers (local processes) or scheduler (an address)")
-    if workers is not None and (int(workers) != workers or workers < 1):
-        raise InputError(f"workers {workers!r} must be a positive whole number")
+    _check_run(n_trials, draws, seed, workers, scheduler)
     chosen = _designs(protocol, designs)
     named = resolve_scenarios(scenarios, protocol)
     settings = RunSettings(draws=int(draws))
@@ -273,29 +264,18 @@ def simulate_trials(
     ]
     reducer = _Reducer(named)
     kept: dict[str, dict[int, dict[str, np.ndarray]]] = {s: {} for s in named}
-    total = len(named) * int(n_trials)
-    done = 0
+
+    def arguments(task: _Task) -> tuple:
+        scenario = named[task.scenario]
+        return (protocol, chosen, scenario, task, int(seed), settings, keep_trials)
 
     def collect(task: _Task, result: _TaskResult) -> None:
-        nonlocal done
         reducer.add(result.scenario, result.sums)
         if result.trials is not None:
             kept[result.scenario][task.blocks[0].index] = result.trials
-        done += sum(b.size for b in task.blocks)
-        if progress is not None:
-            progress(done, total)
 
-    arguments = (protocol, chosen)
-    if workers is None and scheduler is None:
-        for task in tasks:
-            collect(
-                task,
-                run_task(*arguments, named[task.scenario], task, int(seed), settings, keep_trials),
-            )
-    else:
-        _run_dask(
-            tasks, arguments, named, int(seed), settings, keep_trials, workers, scheduler, collect
-        )
+    sizes = [sum(b.size for b in task.blocks) for task in tasks]
+    _run_tasks(tasks, run_task, arguments, collect, workers, scheduler, progress, sizes=sizes)
     truth = {name: (scenario_arrays(protocol, s), None) for name, s in named.items()}
     truth = {name: (arrays, truths(protocol, arrays)) for name, (arrays, _) in truth.items()}
     trials = None
@@ -321,8 +301,49 @@ def simulate_trials(
     )
 
 
-def _run_dask(tasks, arguments, named, seed, settings, keep_trials, workers, scheduler, collect):
-    """Run the tasks on Dask workers (local processes or a cluster) as they finish."""
+def _check_run(
+    n_trials: int, draws: int, seed: int, workers: int | None, scheduler: str | None
+) -> None:
+    """Refuse bad run settings, naming the value and what was expected."""
+    if isinstance(n_trials, bool) or int(n_trials) != n_trials or not 1 <= n_trials <= MAX_TRIALS:
+        raise InputError(f"n_trials {n_trials!r} must be a whole number from 1 to {MAX_TRIALS:,}")
+    if isinstance(draws, bool) or int(draws) != draws or not 16 <= draws <= 20_000:
+        raise InputError(f"draws {draws!r} must be a whole number from 16 to 20,000")
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise InputError(f"seed {seed!r} must be a non-negative whole number")
+    if workers is not None and scheduler is not None:
+        raise InputError("give either workers (local processes) or scheduler (an address)")
+    if workers is not None and (int(workers) != workers or workers < 1):
+        raise InputError(f"workers {workers!r} must be a positive whole number")
+
+
+def _run_tasks(
+    tasks: list,
+    function: Callable,
+    arguments: Callable,
+    collect: Callable,
+    workers: int | None,
+    scheduler: str | None,
+    progress: Callable[[int, int], None] | None,
+    *,
+    sizes: list[int],
+) -> None:
+    """Run ``function(*arguments(task))`` for every task, in this process or on Dask
+    workers, handing each result to ``collect(task, result)`` as it finishes."""
+    total = sum(sizes)
+    done = 0
+
+    def finished(position: int, result: object) -> None:
+        nonlocal done
+        collect(tasks[position], result)
+        done += sizes[position]
+        if progress is not None:
+            progress(done, total)
+
+    if workers is None and scheduler is None:
+        for position, task in enumerate(tasks):
+            finished(position, function(*arguments(task)))
+        return
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -343,32 +364,16 @@ def _run_dask(tasks, arguments, named, seed, settings, keep_trials, workers, sch
                 f"cannot connect to the Dask scheduler at {scheduler}: {error}"
             ) from None
     try:
-        protocol, designs = arguments
-        shared = client.scatter([protocol, designs, named], broadcast=True)
-        futures = {}
-        for task in tasks:
-            future = client.submit(
-                _remote_task,
-                shared[0],
-                shared[1],
-                shared[2],
-                task,
-                seed,
-                settings,
-                keep_trials,
-                pure=False,
-            )
-            futures[future] = task
+        futures = {
+            client.submit(function, *arguments(task), pure=False): position
+            for position, task in enumerate(tasks)
+        }
         for future in as_completed(futures):
-            collect(futures[future], future.result())
+            finished(futures[future], future.result())
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def _remote_task(protocol, designs, named, task, seed, settings, keep_trials):
-    return run_task(protocol, designs, named[task.scenario], task, seed, settings, keep_trials)
 
 
 def _manifest(

@@ -46,7 +46,14 @@ from .protocol import Protocol
 from .simulation_blocks import Block
 from .simulation_latents import ScenarioArrays, SlotCourses, stream
 
-__all__ = ["InterimData", "ResponseTiming", "interim_data", "response_times", "select"]
+__all__ = [
+    "InterimData",
+    "ObservedSlots",
+    "ResponseTiming",
+    "interim_data",
+    "response_times",
+    "select",
+]
 
 _SELECTION = 1
 
@@ -101,6 +108,35 @@ def response_times(
 
 
 @dataclass(frozen=True, eq=False)
+class ObservedSlots:
+    """What a data cut already shows of its patients, who fill the first slots of each arm.
+
+    Arrays of shape (arms, slots at the cut); NaN (or -1 for counts) where not known yet.
+
+    Attributes
+    ----------
+    responder : ndarray of float
+        1 for a confirmed responder, 0 for a known non-responder.
+    response_day : ndarray of float
+        Study day the response status became known.
+    log10_cmax : ndarray of float
+        Observed log10 Cmax.
+    lots, released : ndarray of int
+        Lots with a release result by the cut, and how many were released.
+    """
+
+    responder: np.ndarray
+    response_day: np.ndarray
+    log10_cmax: np.ndarray
+    lots: np.ndarray
+    released: np.ndarray
+
+    @property
+    def slots(self) -> int:
+        return int(self.responder.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
 class InterimData:
     """Posterior parameters of the four components per (trial, construct) at the interim.
 
@@ -127,8 +163,12 @@ def interim_data(
     courses: SlotCourses,
     interim_day: np.ndarray,
     timing: ResponseTiming,
+    observed: ObservedSlots | None = None,
 ) -> InterimData:
-    """The exact posteriors' parameters of every construct of every trial at its interim."""
+    """The exact posteriors' parameters of every construct of every trial at its interim.
+
+    ``observed`` replaces, for the patients of a data cut in the first slots, the simulated
+    response, kinetics and lots by what the cut shows where it shows them."""
     slots = phase1.level.shape[2]
     mtd = phase1.mtd
     available = ~np.isnan(mtd)
@@ -153,6 +193,11 @@ def interim_data(
         truth.response[arm_index, safe_level],
         timing,
     )
+    if observed is not None:
+        head = observed.slots
+        seen = ~np.isnan(observed.response_day)
+        responder[:, :, :head] = np.where(seen, observed.responder == 1, responder[:, :, :head])
+        known_day[:, :, :head] = np.where(seen, observed.response_day, known_day[:, :, :head])
     known = at_dose & (known_day <= cut)
     x = (known & responder).sum(axis=2)
     m = known.sum(axis=2)
@@ -160,6 +205,11 @@ def interim_data(
     infused = filled & np.isfinite(phase1.infusion)
     kinetic_known = infused & (phase1.infusion + timing.tmax <= cut)
     value = truth.log10_cmax[arm_index, safe_level] + truth.kinetics_sd * cropped.kinetics_z
+    if observed is not None:
+        head = observed.slots
+        measured = ~np.isnan(observed.log10_cmax)
+        value[:, :, :head] = np.where(measured, observed.log10_cmax, value[:, :, :head])
+        kinetic_known[:, :, :head] |= measured
     mean0, sd0 = protocol.priors.kinetics_mean[0], protocol.priors.kinetics_sd[0]
     sigma = _pooled_sd(value, kinetic_known, safe_level, truth.dlt.shape[1])
     sigma = np.where(np.isnan(sigma), protocol.priors.kinetics_sigma_scale, sigma)

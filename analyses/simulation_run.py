@@ -29,7 +29,7 @@ from dartnk.adaptive.walk import patient_limit
 from .protocol import Protocol
 from .simulation_blocks import Block
 from .simulation_expansion import ExpansionOutcomes, simulate_expansion
-from .simulation_interim import ResponseTiming, interim_data, select
+from .simulation_interim import ObservedSlots, ResponseTiming, interim_data, select
 from .simulation_latents import BlockPatients, ScenarioArrays, SlotCourses, draw_block
 
 __all__ = [
@@ -190,8 +190,10 @@ def run_chunk(
     *,
     tmax: float,
     start: StartState | None = None,
+    observed: ObservedSlots | None = None,
 ) -> TrialOutcomes:
-    """Simulate the trials of a chunk under ``design`` (see the module docstring)."""
+    """Simulate the trials of a chunk under ``design`` (see the module docstring); from a
+    data cut, ``start`` holds its patients and ``observed`` what it shows of them."""
     truth = chunk.truth
     patients = chunk.patients
     count = slots_for(patient_limit(design))
@@ -208,7 +210,7 @@ def run_chunk(
     )
     interim_day = phase1.end_day + truth.selection_delay
     timing = ResponseTiming.of(protocol, truth, tmax)
-    data = interim_data(protocol, truth, phase1, patients.arms, interim_day, timing)
+    data = interim_data(protocol, truth, phase1, patients.arms, interim_day, timing, observed)
     selected, prob_best = select(
         protocol,
         data,
