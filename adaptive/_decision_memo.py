@@ -221,3 +221,108 @@ def pending_state(
     return EscalationState.of(
         n, y, current, pending=batch, recent=in_recent, last_cohort_dlt=last_cohort_dlt
     )
+
+
+class CountGraph:
+    """States of a design that reads counts only, linked by the events of a calendar walk.
+
+    For a design without a window that does not read the most recent cohort, the state of
+    an arm is its known patients and DLTs per dose, its pending patients per dose and its
+    current dose; an enrolment at dose d, or a pending patient's outcome at dose d (no DLT,
+    DLT, not evaluable), leads to one next state. Each state is a node decided once
+    (through the design's :class:`DecisionMemo`), and ``children[node, event]`` links it to
+    the next, so that following an arm is one gather per event.
+
+    Events are coded ``d`` for an enrolment at dose d and ``doses + 3 d + o`` for an
+    outcome o (0 no DLT, 1 DLT, 2 not evaluable) at dose d.
+    """
+
+    def __init__(self, memo: DecisionMemo, doses: int) -> None:
+        if memo.cohort:
+            raise ValueError("the design reads the most recent cohort: use the DecisionMemo")
+        self.memo = memo
+        self.doses = doses
+        self.events = 4 * doses
+        self.size = 0
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._nodes = np.zeros(0, dtype=np.int64)
+        self._grow(256)
+
+    def _grow(self, capacity: int) -> None:
+        fields = {
+            "n": ((capacity, self.doses), np.int16, 0),
+            "y": ((capacity, self.doses), np.int16, 0),
+            "pending": ((capacity, self.doses), np.int16, 0),
+            "current": ((capacity,), np.int64, 0),
+            "next_dose": ((capacity,), np.int64, -1),
+            "stop": ((capacity,), bool, False),
+            "mtd": ((capacity,), np.float64, np.nan),
+            "rule": ((capacity,), np.int64, 0),
+            "children": ((capacity, self.events), np.int32, -1),
+        }
+        for name, (shape, dtype, fill) in fields.items():
+            fresh = np.full(shape, fill, dtype=dtype)
+            if self.size:
+                fresh[: self.size] = getattr(self, name)[: self.size]
+            setattr(self, name, fresh)
+        self.capacity = capacity
+
+    def nodes_of(
+        self, n: np.ndarray, y: np.ndarray, pending: np.ndarray, current: np.ndarray
+    ) -> np.ndarray:
+        """The nodes of these states, new ones decided in one batch."""
+        zero = np.zeros(n.shape[0], dtype=np.int64)
+        digits = self.memo.digits(n, y, current, pending, zero, zero.astype(bool))
+        keys = _hash(digits)
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        where = np.minimum(np.searchsorted(self._keys, unique), max(self._keys.size - 1, 0))
+        found = self._keys[where] == unique if self._keys.size else np.zeros(unique.size, bool)
+        nodes = np.where(found, self._nodes[where] if self._keys.size else 0, -1)
+        fresh = np.flatnonzero(~found)
+        if fresh.size:
+            rows = first[fresh]
+            count = rows.size
+            if self.size + count > self.capacity:
+                self._grow(max(2 * self.capacity, self.size + count))
+            made = np.arange(self.size, self.size + count)
+            self.size += count
+            decision = self.memo.decide(
+                n[rows], y[rows], current[rows], pending[rows], zero[rows], zero[rows] > 0
+            )
+            self.n[made], self.y[made], self.pending[made] = n[rows], y[rows], pending[rows]
+            self.current[made] = current[rows]
+            self.next_dose[made] = decision.next_dose
+            self.stop[made] = decision.stop
+            self.mtd[made] = decision.mtd
+            self.rule[made] = decision.rule
+            nodes[fresh] = made
+            all_keys = np.concatenate([self._keys, unique[fresh]])
+            order = np.argsort(all_keys, kind="stable")
+            self._keys = all_keys[order]
+            self._nodes = np.concatenate([self._nodes, made])[order]
+        return nodes[inverse.ravel()]
+
+    def child(self, node: np.ndarray, event: np.ndarray) -> np.ndarray:
+        """The nodes after ``event`` at each of ``node``."""
+        flat = node.astype(np.int64) * self.events + event
+        child = self.children.reshape(-1)[flat]
+        missing = child < 0
+        if missing.any():
+            parent, code = node[missing], event[missing]
+            n = self.n[parent].astype(np.int64)
+            y = self.y[parent].astype(np.int64)
+            pending = self.pending[parent].astype(np.int64)
+            current = self.current[parent].copy()
+            rows = np.arange(parent.size)
+            enrol = code < self.doses
+            dose = np.where(enrol, code, (code - self.doses) // 3)
+            outcome = (code - self.doses) % 3
+            pending[rows, dose] += np.where(enrol, 1, -1)
+            current = np.where(enrol, dose, current)
+            known = ~enrol & (outcome != 2)
+            n[rows, dose] += known
+            y[rows, dose] += ~enrol & (outcome == 1)
+            made = self.nodes_of(n, y, pending, current)
+            self.children.reshape(-1)[flat[missing]] = made
+            child = self.children.reshape(-1)[flat]
+        return child

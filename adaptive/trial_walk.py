@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._base import EscalationDesign
-from ._decision_memo import DecisionMemo, reads_cohort
+from ._decision_memo import CountGraph, DecisionMemo, StoredDecisions, reads_cohort
 from ._state import EscalationState, PendingBatch
 
 __all__ = [
@@ -50,7 +50,7 @@ EMPTY, PENDING, NO_DLT, DLT, NOT_EVALUABLE = range(5)
 """Status codes of a patient slot."""
 
 _MEMOS: dict[EscalationDesign, DecisionMemo] = {}
-_MAX_QUEUE_ROUNDS = 64
+_GRAPHS: dict[EscalationDesign, CountGraph] = {}
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,6 +157,14 @@ def _memo(design: EscalationDesign) -> DecisionMemo:
     return memo
 
 
+def _count_graph(design: EscalationDesign) -> CountGraph:
+    graph = _GRAPHS.get(design)
+    if graph is None:
+        graph = CountGraph(_memo(design), design.n_doses)
+        _GRAPHS[design] = graph
+    return graph
+
+
 def next_eligible(eligible: np.ndarray, arms: int) -> np.ndarray:
     """For each arm, the index of the first patient at or after k eligible for it
     (``K`` for none), shape (trials, arms, K + 1)."""
@@ -237,9 +245,55 @@ class _Walk:
         self.pend_time = np.full((trials, arms, capacity), np.inf)
         if start is not None:
             self._load(start)
+        self.pending_count = self.pend.sum(axis=2).reshape(-1)
+        self.graph = None
+        if self.memo is not None and not self.memo.cohort:
+            self.graph = _count_graph(design)
+            self.node = self.graph.nodes_of(
+                self.n.reshape(-1, self.doses),
+                self.y.reshape(-1, self.doses),
+                self.pend.reshape(-1, self.doses),
+                self.current.reshape(-1),
+            )
+        self._views()
         self.hi = np.zeros(trials, dtype=np.int64)
         self.lo = np.zeros(trials, dtype=np.int64)
+        self.queue_check = np.ones(trials, dtype=bool)
+        self.queue_head = np.zeros(trials * arms, dtype=np.int64)
         self._advance(np.arange(trials))
+
+    def _views(self) -> None:
+        """Flat views of the arrays, indexed by (trial, arm) = t * arms + a and by
+        (trial, arm, item) = ((t * arms + a) * items + item), so that each gather or
+        scatter of a step is one index array."""
+        pairs = self.trials * self.arms
+        self.row_k = self.k + 1
+        for name in ("level", "status", "enrol", "infusion", "resolve", "outcome"):
+            setattr(self, f"{name}_flat", getattr(self, name).reshape(-1))
+        self.level_rows = self.level.reshape(pairs, self.count)
+        self.status_rows = self.status.reshape(pairs, self.count)
+        self.infusion_rows = self.infusion.reshape(pairs, self.count)
+        for name in ("n", "y", "pend"):
+            setattr(self, f"{name}_rows", getattr(self, name).reshape(pairs, self.doses))
+            setattr(self, f"{name}_flat", getattr(self, name).reshape(-1))
+        for name in ("enrolled", "current", "stopped", "mtd", "stop_day", "stop_rule"):
+            setattr(self, f"{name}_flat", getattr(self, name).reshape(-1))
+        for name in ("next_dose", "dirty", "decided_at"):
+            setattr(self, f"{name}_flat", getattr(self, name).reshape(-1))
+        self.pend_slot_flat = self.pend_slot.reshape(-1)
+        self.pend_time_flat = self.pend_time.reshape(-1)
+        self.pend_slot_rows = self.pend_slot.reshape(pairs, self.capacity)
+        self.pend_time_trials = self.pend_time.reshape(self.trials, self.arms * self.capacity)
+        self.arrival_flat = self.arrival.reshape(-1)
+        self.eligible_flat = self.eligible.reshape(-1)
+        self.consumed_flat = self.consumed.reshape(-1)
+        self.next_flat = np.ascontiguousarray(self.next_eligible).reshape(-1)
+        self.p_flat = self.p.reshape(-1)
+        self.course = {
+            name: np.ascontiguousarray(getattr(self.slots, name)).reshape(-1)
+            for name in ArmSlots.__dataclass_fields__
+        }
+        self.arm_index = np.arange(self.arms)
 
     def _load(self, start: StartState) -> None:
         """Patients of a data cut in their slots, counts and pending table."""
@@ -270,41 +324,62 @@ class _Walk:
     # --- arrivals ---------------------------------------------------------------------
 
     def _advance(self, rows: np.ndarray) -> None:
-        """Move ``hi`` past arrivals up to now and ``lo`` past arrivals too old to wait."""
-        for pointer, limit, strict in ((self.hi, self.now, False), (self.lo, None, True)):
-            active = rows
-            while active.size:
-                nxt = self.arrival[active, pointer[active]]
-                if strict:
-                    moving = nxt < self.now[active] - self.max_wait
-                else:
-                    moving = nxt <= limit[active]
-                active = active[moving]
-                pointer[active] += 1
+        """Move ``hi`` past arrivals up to now and ``lo`` past arrivals too old to wait:
+        one arrival for every row, then, for the rows that moved, up to 16 at a time."""
+        base = rows * self.row_k
+        now = self.now[rows]
+        window = np.arange(16)
+        for pointer, limit, strict in ((self.hi, now, False), (self.lo, now - self.max_wait, True)):
+            nxt = self.arrival_flat[base + pointer[rows]]
+            moving = np.flatnonzero(nxt < limit if strict else nxt <= limit)
+            while moving.size:
+                at = rows[moving]
+                ahead = pointer[at][:, None] + window
+                probe = self.arrival_flat[base[moving][:, None] + np.minimum(ahead, self.k)]
+                passed = (probe < limit[moving, None]) if strict else (probe <= limit[moving, None])
+                passed &= ahead < self.k
+                count = passed.sum(axis=1)
+                pointer[at] += count
+                moving = moving[count == window.size]
 
-    def _first_waiting(self, rows: np.ndarray, arm: int) -> np.ndarray:
-        """The first waiting patient (arrived, not enrolled, not too old) eligible for
-        ``arm``, per row; ``K`` for none."""
-        j = self.next_eligible[rows, arm, self.lo[rows]].astype(np.int64)
-        for _ in range(_MAX_QUEUE_ROUNDS):
-            taken = (j < self.hi[rows]) & self.consumed[rows, j]
-            if not taken.any():
+    def _first_waiting(self, rows: np.ndarray, open_arm: np.ndarray) -> np.ndarray:
+        """The first waiting patient (arrived, not enrolled, not too old) eligible for an
+        open arm, per row; ``K`` for none.
+
+        The first patient at or after ``lo`` eligible for an arm and not enrolled can only
+        move later (``lo`` grows, patients are only ever enrolled), so each arm keeps it
+        (``queue_head``) and the search resumes from there."""
+        pairs = rows[:, None] * self.arms + self.arm_index
+        base = pairs * self.row_k
+        hi = self.hi[rows][:, None]
+        start = np.maximum(self.queue_head[pairs], self.lo[rows][:, None])
+        j = self.next_flat[base + start].astype(np.int64)
+        consumed_base = (rows * self.row_k)[:, None]
+        taken = np.flatnonzero((self.consumed_flat[consumed_base + j] & (j < self.k)).ravel())
+        j = j.ravel()
+        flat_base = base.ravel()
+        flat_consumed = np.repeat(rows * self.row_k, self.arms)
+        for _ in range(self.k + 1):
+            if taken.size == 0:
                 break
-            j = np.where(taken, self.next_eligible[rows, arm, np.minimum(j + 1, self.k)], j)
-        else:
-            raise RuntimeError("the waiting list did not settle; too many enrolled patients")
-        return np.where(j < self.hi[rows], j, self.k)
+            j[taken] = self.next_flat[flat_base[taken] + np.minimum(j[taken] + 1, self.k)]
+            still = self.consumed_flat[flat_consumed[taken] + j[taken]] & (j[taken] < self.k)
+            taken = taken[still]
+        j = j.reshape(rows.size, self.arms)
+        self.queue_head[pairs] = j
+        j = np.where(open_arm & (j < hi), j, self.k)
+        return j.min(axis=1)
 
     # --- decisions --------------------------------------------------------------------
 
-    def _cohort(self, rows: np.ndarray, arms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per slot, whether it is in the most recent cohort (the trailing run of valid
-        patients at the current dose, at most a cohort of them), and whether a known DLT
-        is among them."""
-        status = self.status[rows, arms]
-        level = self.level[rows, arms]
+    def _cohort(self, pairs: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per slot of each (trial, arm) pair, whether it is in the most recent cohort (the
+        trailing run of valid patients at the current dose, at most a cohort of them), and
+        whether a known DLT is among them."""
+        status = self.status_rows[pairs]
+        level = self.level_rows[pairs]
         valid = (status == PENDING) | (status == NO_DLT) | (status == DLT)
-        at = valid & (level == self.current[rows, arms][:, None])
+        at = valid & (level == current[:, None])
         other = valid & ~at
         later_other = np.cumsum(other[:, ::-1], axis=1)[:, ::-1] - other
         run = at & (later_other == 0)
@@ -315,55 +390,65 @@ class _Walk:
     def _decide(self, rows: np.ndarray) -> None:
         """Decide the arms of ``rows`` whose data changed (and TITE arms with pending
         patients and a free slot, whose follow-up grew), in one batch."""
-        need = self.dirty[rows] & ~self.stopped[rows]
+        pairs = (rows[:, None] * self.arms + self.arm_index).reshape(-1)
+        need = self.dirty_flat[pairs] & ~self.stopped_flat[pairs]
+        now = np.repeat(self.now[rows], self.arms)
         if self.tite:
-            pending_total = self.pend[rows].sum(axis=2)
-            grown = (
-                ~self.stopped[rows]
-                & (pending_total > 0)
-                & (pending_total < self.cohort)
-                & (self.decided_at[rows] < self.now[rows, None])
+            count = self.pending_count[pairs]
+            need |= (
+                ~self.stopped_flat[pairs]
+                & (count > 0)
+                & (count < self.cohort)
+                & (self.decided_at_flat[pairs] < now)
             )
-            need |= grown
-        which, arms = np.nonzero(need)
-        if which.size == 0:
+        chosen = pairs[need]
+        if chosen.size == 0:
             return
-        r = rows[which]
-        n, y = self.n[r, arms], self.y[r, arms]
-        current = self.current[r, arms]
-        if self.tite:
-            decision = self._decide_tite(r, arms, n, y, current)
+        now = now[need]
+        if self.graph is not None:
+            node = self.node[chosen]
+            graph = self.graph
+            decision = StoredDecisions(
+                next_dose=graph.next_dose[node],
+                stop=graph.stop[node],
+                wait=np.zeros(node.size, dtype=bool),
+                mtd=graph.mtd[node],
+                rule=graph.rule[node],
+            )
+        elif self.tite:
+            n, y = self.n_rows[chosen], self.y_rows[chosen]
+            decision = self._decide_tite(chosen, n, y, self.current_flat[chosen], now)
         else:
+            n, y = self.n_rows[chosen], self.y_rows[chosen]
+            current = self.current_flat[chosen]
             if self.memo.cohort:
-                in_cohort, flag = self._cohort(r, arms)
-                recent = (in_cohort & (self.status[r, arms] == PENDING)).sum(axis=1)
+                in_cohort, flag = self._cohort(chosen, current)
+                recent = (in_cohort & (self.status_rows[chosen] == PENDING)).sum(axis=1)
             else:
-                recent = np.zeros(r.size, dtype=np.int64)
-                flag = np.zeros(r.size, dtype=bool)
-            decision = self.memo.decide(n, y, current, self.pend[r, arms], recent, flag)
-        self.next_dose[r, arms] = decision.next_dose
-        self.dirty[r, arms] = False
-        self.decided_at[r, arms] = self.now[r]
+                recent = np.zeros(chosen.size, dtype=np.int64)
+                flag = np.zeros(chosen.size, dtype=bool)
+            decision = self.memo.decide(n, y, current, self.pend_rows[chosen], recent, flag)
+        self.next_dose_flat[chosen] = decision.next_dose
+        self.dirty_flat[chosen] = False
+        self.decided_at_flat[chosen] = now
         stop = decision.stop
         if stop.any():
-            rs, az = r[stop], arms[stop]
-            self.stopped[rs, az] = True
-            self.mtd[rs, az] = decision.mtd[stop]
-            self.stop_day[rs, az] = self.now[rs]
-            self.stop_rule[rs, az] = decision.rule[stop]
-            self.next_dose[rs, az] = -1
+            stopping = chosen[stop]
+            self.stopped_flat[stopping] = True
+            self.mtd_flat[stopping] = decision.mtd[stop]
+            self.stop_day_flat[stopping] = now[stop]
+            self.stop_rule_flat[stopping] = decision.rule[stop]
+            self.next_dose_flat[stopping] = -1
 
-    def _decide_tite(self, r, arms, n, y, current):
-        from ._decision_memo import StoredDecisions
-
-        slot = self.pend_slot[r, arms]
+    def _decide_tite(self, pairs, n, y, current, now):
+        slot = self.pend_slot_rows[pairs]
         mask = slot >= 0
         safe = np.maximum(slot, 0)
-        level = self.level[r[:, None], arms[:, None], safe].astype(np.int64)
-        infusion = self.infusion[r[:, None], arms[:, None], safe]
-        follow = self.now[r][:, None] - infusion
+        level = np.take_along_axis(self.level_rows[pairs], safe, axis=1).astype(np.int64)
+        infusion = np.take_along_axis(self.infusion_rows[pairs], safe, axis=1)
+        follow = now[:, None] - infusion
         weight = np.where(mask & np.isfinite(infusion), np.clip(follow / self.window, 0, 1), 0.0)
-        in_cohort, flag = self._cohort(r, arms)
+        in_cohort, flag = self._cohort(pairs, current)
         recent = mask & np.take_along_axis(in_cohort, safe, axis=1)
         state = EscalationState.of(
             n,
@@ -389,93 +474,112 @@ class _Walk:
     def _enrol(self, rows: np.ndarray, patient: np.ndarray, open_arm: np.ndarray) -> None:
         """Enrol arrival ``patient`` of each row, now, in its open eligible arm with the
         fewest patients."""
-        bits = self.eligible[rows, patient][:, None] >> np.arange(self.arms) & 1
+        bits = (self.eligible_flat[rows * self.row_k + patient][:, None] >> self.arm_index) & 1
         allowed = open_arm & bits.astype(bool)
-        score = np.where(allowed, self.enrolled[rows] * self.arms + np.arange(self.arms), -1)
-        score = np.where(allowed, score, np.iinfo(np.int64).max)
+        pairs_all = rows[:, None] * self.arms + self.arm_index
+        score = np.where(
+            allowed,
+            self.enrolled_flat[pairs_all] * self.arms + self.arm_index,
+            np.iinfo(np.int64).max,
+        )
         arm = np.argmin(score, axis=1)
-        slot = self.enrolled[rows, arm]
+        pair = rows * self.arms + arm
+        slot = self.enrolled_flat[pair]
         if np.any(slot >= self.count):
             raise RuntimeError(
                 f"an arm enrolled more than {self.count} patients; too many were not evaluable"
             )
-        dose = self.next_dose[rows, arm]
+        dose = self.next_dose_flat[pair]
         now = self.now[rows]
-        delay = self.slots.infusion_delay[rows, arm, slot]
+        at = pair * self.count + slot
+        course = self.course
+        delay = course["infusion_delay"][at]
         infusion = now + delay
         product = np.isfinite(delay)
-        onset = self.slots.onset_day[rows, arm, slot]
-        dropout = self.slots.dropout_day[rows, arm, slot]
-        has_dlt = self.slots.dlt_uniform[rows, arm, slot] < self.p[arm, dose]
+        onset = course["onset_day"][at]
+        dropout = course["dropout_day"][at]
+        has_dlt = course["dlt_uniform"][at] < self.p_flat[arm * self.doses + dose]
         seen = has_dlt & (onset <= dropout)
         withdrawn = ~seen & (dropout < self.window)
         after = np.where(seen, onset, np.where(withdrawn, dropout, self.window))
-        resolve = np.where(
-            product, infusion + after, now + self.slots.failure_delay[rows, arm, slot]
-        )
-        outcome = np.where(
-            product, np.where(seen, DLT, np.where(withdrawn, NOT_EVALUABLE, NO_DLT)), NOT_EVALUABLE
-        )
-        self.level[rows, arm, slot] = dose
-        self.status[rows, arm, slot] = PENDING
-        self.enrol[rows, arm, slot] = now
-        self.infusion[rows, arm, slot] = infusion
-        self.resolve[rows, arm, slot] = resolve
-        self.outcome[rows, arm, slot] = outcome
-        free = np.argmax(self.pend_slot[rows, arm] < 0, axis=1)
-        self.pend_slot[rows, arm, free] = slot
-        self.pend_time[rows, arm, free] = resolve
-        self.pend[rows, arm, dose] += 1
-        self.enrolled[rows, arm] += 1
-        self.current[rows, arm] = dose
-        self.consumed[rows, patient] = True
-        self.dirty[rows, arm] = True
+        failed = now + course["failure_delay"][at]
+        resolve = np.where(product, infusion + after, failed)
+        known = np.where(seen, DLT, np.where(withdrawn, NOT_EVALUABLE, NO_DLT))
+        self.level_flat[at] = dose
+        self.status_flat[at] = PENDING
+        self.enrol_flat[at] = now
+        self.infusion_flat[at] = infusion
+        self.resolve_flat[at] = resolve
+        self.outcome_flat[at] = np.where(product, known, NOT_EVALUABLE)
+        free = np.argmax(self.pend_slot_rows[pair] < 0, axis=1)
+        place = pair * self.capacity + free
+        self.pend_slot_flat[place] = slot
+        self.pend_time_flat[place] = resolve
+        self.pend_flat[pair * self.doses + dose] += 1
+        self.pending_count[pair] += 1
+        self.enrolled_flat[pair] += 1
+        self.current_flat[pair] = dose
+        self.consumed_flat[rows * self.row_k + patient] = True
+        self.dirty_flat[pair] = True
+        if self.graph is not None:
+            self.node[pair] = self.graph.child(self.node[pair], dose)
 
     def _resolve(self, rows: np.ndarray, position: np.ndarray) -> None:
         arm = position // self.capacity
-        place = position % self.capacity
-        slot = self.pend_slot[rows, arm, place]
-        dose = self.level[rows, arm, slot].astype(np.int64)
-        outcome = self.outcome[rows, arm, slot]
-        self.now[rows] = self.pend_time[rows, arm, place]
+        pair = rows * self.arms + arm
+        place = pair * self.capacity + position % self.capacity
+        slot = self.pend_slot_flat[place]
+        at = pair * self.count + slot
+        dose = self.level_flat[at].astype(np.int64)
+        outcome = self.outcome_flat[at]
+        self.now[rows] = self.pend_time_flat[place]
         evaluable = outcome != NOT_EVALUABLE
-        self.n[rows, arm, dose] += evaluable
-        self.y[rows, arm, dose] += outcome == DLT
-        self.pend[rows, arm, dose] -= 1
-        self.status[rows, arm, slot] = np.where(
+        per_dose = pair * self.doses + dose
+        self.n_flat[per_dose] += evaluable
+        self.y_flat[per_dose] += outcome == DLT
+        self.pend_flat[per_dose] -= 1
+        self.pending_count[pair] -= 1
+        self.status_flat[at] = np.where(
             outcome == DLT, DLT, np.where(evaluable, NO_DLT, NOT_EVALUABLE)
         )
-        self.pend_slot[rows, arm, place] = -1
-        self.pend_time[rows, arm, place] = np.inf
-        self.dirty[rows, arm] = True
+        self.pend_slot_flat[place] = -1
+        self.pend_time_flat[place] = np.inf
+        self.dirty_flat[pair] = True
+        if self.graph is not None:
+            code = np.where(outcome == DLT, 1, np.where(evaluable, 0, 2))
+            self.node[pair] = self.graph.child(self.node[pair], self.doses + 3 * dose + code)
 
     def step(self, rows: np.ndarray) -> np.ndarray:
         """One event per trial of ``rows``; returns the rows still in Phase 1."""
         self._decide(rows)
-        done = self.stopped[rows].all(axis=1)
+        pairs = rows[:, None] * self.arms + self.arm_index
+        stopped = self.stopped_flat[pairs]
+        done = stopped.all(axis=1)
         if done.any():
             finished = rows[done]
             self.finished[finished] = True
             self.end_day[finished] = np.nanmax(self.stop_day[finished], axis=1)
-            rows = rows[~done]
+            keep = ~done
+            rows, pairs, stopped = rows[keep], pairs[keep], stopped[keep]
             if rows.size == 0:
                 return rows
-        free = self.pend[rows].sum(axis=2) < self.cohort
-        open_arm = ~self.stopped[rows] & (self.next_dose[rows] >= 0) & free
+        free = self.pending_count[pairs] < self.cohort
+        open_arm = ~stopped & (self.next_dose_flat[pairs] >= 0) & free
+        reach = open_arm if not self.tite else ~stopped & free
         waiting = np.full(rows.size, self.k, dtype=np.int64)
-        for a in range(self.arms):
-            candidate = np.full(rows.size, self.k, dtype=np.int64)
-            has = np.flatnonzero(open_arm[:, a])
-            if has.size:
-                candidate[has] = self._first_waiting(rows[has], a)
-            waiting = np.minimum(waiting, candidate)
-        reach = open_arm if not self.tite else ~self.stopped[rows] & free
         coming = np.full(rows.size, self.k, dtype=np.int64)
-        for a in range(self.arms):
-            nxt = self.next_eligible[rows, a, self.hi[rows]]
-            coming = np.where(reach[:, a], np.minimum(coming, nxt), coming)
-        arrival_day = self.arrival[rows, coming]
-        flat = self.pend_time[rows].reshape(rows.size, -1)
+        some = np.flatnonzero(reach.any(axis=1))
+        if some.size:
+            sub = rows[some]
+            opened = open_arm[some]
+            check = np.flatnonzero(opened.any(axis=1) & self.queue_check[sub])
+            if check.size:
+                waiting[some[check]] = self._first_waiting(sub[check], opened[check])
+            self.queue_check[sub] = False
+            nxt = self.next_flat[pairs[some] * self.row_k + self.hi[sub][:, None]]
+            coming[some] = np.where(reach[some], nxt, self.k).min(axis=1)
+        arrival_day = self.arrival_flat[rows * self.row_k + coming]
+        flat = self.pend_time_trials[rows]
         position = np.argmin(flat, axis=1)
         resolve_day = flat[np.arange(rows.size), position]
         queue = waiting < self.k
@@ -489,12 +593,16 @@ class _Walk:
             )
         if queue.any():
             self._enrol(rows[queue], waiting[queue], open_arm[queue])
+            self.queue_check[rows[queue]] = True
         if resolve.any():
             self._resolve(rows[resolve], position[resolve])
+            self.queue_check[rows[resolve]] = True
         if arrive.any():
             moving = rows[arrive]
             self.now[moving] = arrival_day[arrive]
-            if not self.tite:
+            if self.tite:
+                self.queue_check[moving] = True
+            else:
                 self._advance(moving)
                 self._enrol(moving, coming[arrive], open_arm[arrive])
         moved = rows[resolve | arrive]
