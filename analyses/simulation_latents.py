@@ -285,7 +285,8 @@ def _courses(raw: dict[str, np.ndarray], truth: ScenarioArrays, window: float) -
     second_turn += lo
     u = raw["lot"]
     first_ok = u < release
-    second_u = (u - release) / (1.0 - release)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        second_u = (u - release) / (1.0 - release)
     second_ok = ~first_ok & (second_u < release)
     infusion = np.where(
         first_ok, first_turn + gap, np.where(second_ok, first_turn + second_turn + gap, np.inf)
@@ -301,12 +302,12 @@ def _courses(raw: dict[str, np.ndarray], truth: ScenarioArrays, window: float) -
     )
     onset = np.where(late, late_day, np.clip(early_day, 0.0, truth.late_from_day))
     drop_u = raw["dropout"]
-    dropout = np.where(drop_u < truth.dropout, drop_u / max(truth.dropout, 1e-300) * window, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dropout = np.where(drop_u < truth.dropout, drop_u / truth.dropout * window, np.inf)
     off_u = raw["off"]
     off = off_u < truth.offstudy_after_dlt
-    off_delay = np.where(
-        off, 1.0 + np.floor(off_u / max(truth.offstudy_after_dlt, 1e-300) * 7.0), np.inf
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        off_delay = np.where(off, 1.0 + np.floor(off_u / truth.offstudy_after_dlt * 7.0), np.inf)
     return SlotCourses(
         walk=ArmSlots(
             infusion_delay=infusion,
@@ -326,9 +327,14 @@ def _courses(raw: dict[str, np.ndarray], truth: ScenarioArrays, window: float) -
 
 
 def _raw(rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The latent variables of patient slots, in single precision (uniforms on a grid of
+    2^-24, far finer than any probability the scenarios give)."""
     out = {}
     for name in _SLOT_LATENTS:
-        out[name] = rng.standard_normal(shape) if name == "kinetics" else rng.random(shape)
+        if name == "kinetics":
+            out[name] = rng.standard_normal(shape, dtype=np.float32)
+        else:
+            out[name] = rng.random(shape, dtype=np.float32)
     return out
 
 
@@ -364,22 +370,34 @@ def draw_block(
     gaps, pattern_u = [], []
     for page in range(pages):
         rng = stream(seed, block.index, _FIRST_PAGE + page)
-        gaps.append(rng.standard_exponential((size, PAGE)))
-        pattern_u.append(rng.random((size, PAGE)))
+        gaps.append(rng.standard_exponential((size, PAGE), dtype=np.float32))
+        pattern_u.append(rng.random((size, PAGE), dtype=np.float32))
     rng = stream(seed, block.index, _PATIENTS)
     arm_raw = _raw(rng, (size, truth.arms, slots))
     expansion_raw = _raw(rng, (size, 1, expansion_slots))
-    cumulative = np.cumsum(truth.pattern_probability)
-    cumulative[-1] = 1.0
-    pattern = np.searchsorted(cumulative, np.concatenate(pattern_u, axis=1), side="right")
-    pattern = np.minimum(pattern, cumulative.size - 1)
-    expansion_raw = {
-        k: np.broadcast_to(v, (size, truth.arms, expansion_slots)) for k, v in expansion_raw.items()
-    }
-    arrival = np.cumsum(np.concatenate(gaps, axis=1), axis=1) / truth.screened_per_day
+    cumulative = np.cumsum(truth.pattern_probability)[:-1].astype(np.float32)
+    uniform = np.concatenate(pattern_u, axis=1)
+    pattern = np.zeros(uniform.shape, dtype=np.uint8)
+    for cut in cumulative:
+        pattern += (uniform >= cut).view(np.uint8)
+    arrival = np.cumsum(np.concatenate(gaps, axis=1), axis=1, dtype=np.float64)
+    arrival /= truth.screened_per_day
     return BlockPatients(
         arrival=arrival,
         eligible=truth.pattern_arms[pattern],
         arms=_courses(arm_raw, truth, window),
-        expansion=_courses(expansion_raw, truth, window),
+        expansion=_broadcast(_courses(expansion_raw, truth, window), truth.arms),
+    )
+
+
+def _broadcast(courses: SlotCourses, arms: int) -> SlotCourses:
+    """Courses of slots shared by every arm (the expansion's), as views with an arm axis."""
+
+    def wide(values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values, (values.shape[0], arms, values.shape[2]))
+
+    walk = courses.walk
+    return SlotCourses(
+        walk=ArmSlots(**{f: wide(getattr(walk, f)) for f in ArmSlots.__dataclass_fields__}),
+        **{f: wide(getattr(courses, f)) for f in SlotCourses.__dataclass_fields__ if f != "walk"},
     )
