@@ -137,7 +137,7 @@ def test_an_arm_takes_patients_only_while_fewer_than_a_cohort_are_pending():
 
 def test_patients_go_to_the_open_arm_with_the_fewest_and_wait_for_a_full_one():
     design = build_design(PROTOCOL, "3+3")
-    arrival = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0] + list(np.arange(7, 400, 1.0))])
+    arrival = np.arange(1.0, 400.0)[None, :]
     eligible = np.full(arrival.shape, 0b111, dtype=np.uint8)
     walk = walk_phase1(
         design,

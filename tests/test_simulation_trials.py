@@ -23,6 +23,10 @@ CURVES = {
 }
 
 
+def _row(values):
+    return dict(zip(LABELS, values, strict=True))
+
+
 def _scenario(name, edit):
     data = default_scenario().to_dict()
     data["name"] = name
@@ -33,7 +37,7 @@ def _scenario(name, edit):
 def _no_losses(data):
     data["follow_up"]["dropout_probability"] = 0.0
     data["manufacturing"]["release_probability"] = {c: 1.0 for c in "ABC"}
-    data["toxicity"]["dlt_probability"] = {c: dict(zip(LABELS, v)) for c, v in CURVES.items()}
+    data["toxicity"]["dlt_probability"] = {c: _row(v) for c, v in CURVES.items()}
 
 
 @pytest.fixture(scope="module")
@@ -166,19 +170,15 @@ def test_trials_do_not_depend_on_the_number_of_trials():
 def _advantage(delta):
     def edit(data):
         for construct in "ABC":
-            data["toxicity"]["dlt_probability"][construct] = dict(
-                zip(LABELS, [0.02, 0.05, 0.12, 0.30, 0.45])
-            )
-            data["response"]["probability"][construct] = dict(
-                zip(LABELS, [0.05, 0.10, 0.15, 0.20, 0.25])
-            )
-            data["kinetics"]["log10_cmax"][construct] = dict(zip(LABELS, [2.7, 3.0, 3.4, 3.8, 4.0]))
+            data["toxicity"]["dlt_probability"][construct] = _row([0.02, 0.05, 0.12, 0.30, 0.45])
+            data["response"]["probability"][construct] = _row([0.05, 0.10, 0.15, 0.20, 0.25])
+            data["kinetics"]["log10_cmax"][construct] = _row([2.7, 3.0, 3.4, 3.8, 4.0])
             data["manufacturing"]["release_probability"][construct] = 0.9
-        data["response"]["probability"]["A"] = dict(
-            zip(LABELS, [0.05 + delta, 0.10 + delta, 0.15 + delta, 0.20 + delta, 0.25 + delta])
+        data["response"]["probability"]["A"] = _row(
+            [0.05 + delta, 0.10 + delta, 0.15 + delta, 0.20 + delta, 0.25 + delta]
         )
-        data["kinetics"]["log10_cmax"]["A"] = dict(
-            zip(LABELS, [v + 2 * delta for v in (2.7, 3.0, 3.4, 3.8, 4.0)])
+        data["kinetics"]["log10_cmax"]["A"] = _row(
+            [v + 2 * delta for v in (2.7, 3.0, 3.4, 3.8, 4.0)]
         )
 
     return _scenario(f"advantage-{round(100 * delta)}", edit)
@@ -347,5 +347,5 @@ def test_an_antigen_correlation_that_is_not_a_correlation_matrix_is_named():
     with pytest.raises(ScenarioError, match="positive definite"):
         scenario_from_dict(data).check(PROTOCOL)
     data["antigen_correlation"] = {"DLL3/HER2": 0.3}
-    with pytest.raises(ScenarioError, match="antigen_correlation.DLL3/HER2"):
+    with pytest.raises(ScenarioError, match=r"antigen_correlation\.DLL3/HER2"):
         scenario_from_dict(data).check(PROTOCOL)
