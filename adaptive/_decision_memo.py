@@ -64,6 +64,55 @@ def _hash(digits: np.ndarray) -> np.ndarray:
     return h.view(np.int64)
 
 
+class _KeyIndex:
+    """64-bit keys to record numbers: a large sorted part and a small sorted part for the
+    latest keys, merged when the small one grows past an eighth of the large, so that an
+    insertion costs in proportion to what it adds."""
+
+    def __init__(self) -> None:
+        self._main = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        self._recent = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    @staticmethod
+    def _look(part: tuple[np.ndarray, np.ndarray], keys: np.ndarray) -> np.ndarray:
+        sorted_keys, ids = part
+        if sorted_keys.size == 0:
+            return np.full(keys.size, -1, dtype=np.int64)
+        where = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+        return np.where(sorted_keys[where] == keys, ids[where], -1)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Record number of each key, -1 where absent."""
+        found = self._look(self._main, keys)
+        missing = found < 0
+        if missing.any() and self._recent[0].size:
+            found[missing] = self._look(self._recent, keys[missing])
+        return found
+
+    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        """Add keys (absent and distinct) with their record numbers."""
+        recent_keys = np.concatenate([self._recent[0], keys])
+        recent_ids = np.concatenate([self._recent[1], ids])
+        if recent_keys.size > max(1024, self._main[0].size // 8):
+            recent_keys = np.concatenate([self._main[0], recent_keys])
+            recent_ids = np.concatenate([self._main[1], recent_ids])
+            order = np.argsort(recent_keys, kind="stable")
+            self._main = (recent_keys[order], recent_ids[order])
+            self._recent = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+            return
+        order = np.argsort(recent_keys, kind="stable")
+        self._recent = (recent_keys[order], recent_ids[order])
+
+
+def _grown(values: np.ndarray, size: int) -> np.ndarray:
+    """``values`` with room for at least ``size`` rows (capacity doubled)."""
+    if values.shape[0] >= size:
+        return values
+    fresh = np.zeros((max(size, 2 * values.shape[0]), *values.shape[1:]), dtype=values.dtype)
+    fresh[: values.shape[0]] = values
+    return fresh
+
+
 class DecisionMemo:
     """Decisions of one design without a DLT window, by state.
 
@@ -78,18 +127,17 @@ class DecisionMemo:
             raise ValueError(f"{design!r} weighs follow-up; its decisions cannot be kept by state")
         self.design = design
         self.cohort = reads_cohort(design)
-        self._keys = np.zeros(0, dtype=np.int64)
+        self._index = _KeyIndex()
+        self._size = 0
         self._digits: np.ndarray | None = None
-        self._values = StoredDecisions(
-            next_dose=np.zeros(0, dtype=np.int64),
-            stop=np.zeros(0, dtype=bool),
-            wait=np.zeros(0, dtype=bool),
-            mtd=np.zeros(0),
-            rule=np.zeros(0, dtype=np.int64),
-        )
+        self._next_dose = np.zeros(0, dtype=np.int64)
+        self._stop = np.zeros(0, dtype=bool)
+        self._wait = np.zeros(0, dtype=bool)
+        self._mtd = np.zeros(0)
+        self._rule = np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
-        return int(self._keys.size)
+        return self._size
 
     def digits(
         self,
@@ -131,23 +179,20 @@ class DecisionMemo:
         """
         digits = self.digits(n, y, current, pending, recent, last_cohort_dlt)
         keys = _hash(digits)
-        where = np.searchsorted(self._keys, keys)
-        where = np.minimum(where, max(self._keys.size - 1, 0))
-        found = self._keys[where] == keys if self._keys.size else np.zeros(keys.size, bool)
-        if found.any():
-            if not np.array_equal(self._digits[where[found]], digits[found]):
-                raise RuntimeError("two escalation states share one 64-bit key")
+        record = self._index.find(keys)
+        found = record >= 0
+        if found.any() and not np.array_equal(self._digits[record[found]], digits[found]):
+            raise RuntimeError("two escalation states share one 64-bit key")
         missing = np.flatnonzero(~found)
         if missing.size:
             self._insert(digits[missing], keys[missing], n.shape[1])
-            where = np.searchsorted(self._keys, keys)
-        values = self._values
+            record[missing] = self._index.find(keys[missing])
         return StoredDecisions(
-            next_dose=values.next_dose[where],
-            stop=values.stop[where],
-            wait=values.wait[where],
-            mtd=values.mtd[where],
-            rule=values.rule[where],
+            next_dose=self._next_dose[record],
+            stop=self._stop[record],
+            wait=self._wait[record],
+            mtd=self._mtd[record],
+            rule=self._rule[record],
         )
 
     def _insert(self, digits: np.ndarray, keys: np.ndarray, doses: int) -> None:
@@ -161,28 +206,24 @@ class DecisionMemo:
         current = digits[:, 3 * doses]
         recent = digits[:, 3 * doses + 1] if self.cohort else np.zeros(keys.size, np.int64)
         flag = digits[:, 3 * doses + 2].astype(bool) if self.cohort else None
-        state = pending_state(n, y, current, pending, recent, flag)
-        decision = self.design.decide(state)
-        fresh = StoredDecisions(
-            next_dose=np.where(
-                decision.stop | decision.wait, -1, np.nan_to_num(decision.next_dose, nan=-1)
-            ).astype(np.int64),
-            stop=decision.stop.copy(),
-            wait=decision.wait.copy(),
-            mtd=decision.mtd.astype(float),
-            rule=decision.rule.astype(np.int64),
+        decision = self.design.decide(pending_state(n, y, current, pending, recent, flag))
+        count = keys.size
+        start, stop = self._size, self._size + count
+        if self._digits is None:
+            self._digits = np.zeros((0, digits.shape[1]), dtype=np.int64)
+        self._digits = _grown(self._digits, stop)
+        for name in ("_next_dose", "_stop", "_wait", "_mtd", "_rule"):
+            setattr(self, name, _grown(getattr(self, name), stop))
+        self._digits[start:stop] = digits
+        self._next_dose[start:stop] = np.where(
+            decision.stop | decision.wait, -1, np.nan_to_num(decision.next_dose, nan=-1)
         )
-        all_keys = np.concatenate([self._keys, keys])
-        order = np.argsort(all_keys, kind="stable")
-        self._keys = all_keys[order]
-        stored = digits if self._digits is None else np.concatenate([self._digits, digits])
-        self._digits = stored[order]
-        self._values = StoredDecisions(
-            **{
-                name: np.concatenate([getattr(self._values, name), getattr(fresh, name)])[order]
-                for name in ("next_dose", "stop", "wait", "mtd", "rule")
-            }
-        )
+        self._stop[start:stop] = decision.stop
+        self._wait[start:stop] = decision.wait
+        self._mtd[start:stop] = decision.mtd
+        self._rule[start:stop] = decision.rule
+        self._index.add(keys, np.arange(start, stop))
+        self._size = stop
 
 
 def pending_state(
@@ -244,8 +285,7 @@ class CountGraph:
         self.doses = doses
         self.events = 4 * doses
         self.size = 0
-        self._keys = np.zeros(0, dtype=np.int64)
-        self._nodes = np.zeros(0, dtype=np.int64)
+        self._index = _KeyIndex()
         self._grow(256)
 
     def _grow(self, capacity: int) -> None:
@@ -275,10 +315,8 @@ class CountGraph:
         digits = self.memo.digits(n, y, current, pending, zero, zero.astype(bool))
         keys = _hash(digits)
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        where = np.minimum(np.searchsorted(self._keys, unique), max(self._keys.size - 1, 0))
-        found = self._keys[where] == unique if self._keys.size else np.zeros(unique.size, bool)
-        nodes = np.where(found, self._nodes[where] if self._keys.size else 0, -1)
-        fresh = np.flatnonzero(~found)
+        nodes = self._index.find(unique)
+        fresh = np.flatnonzero(nodes < 0)
         if fresh.size:
             rows = first[fresh]
             count = rows.size
@@ -296,10 +334,7 @@ class CountGraph:
             self.mtd[made] = decision.mtd
             self.rule[made] = decision.rule
             nodes[fresh] = made
-            all_keys = np.concatenate([self._keys, unique[fresh]])
-            order = np.argsort(all_keys, kind="stable")
-            self._keys = all_keys[order]
-            self._nodes = np.concatenate([self._nodes, made])[order]
+            self._index.add(unique[fresh], made)
         return nodes[inverse.ravel()]
 
     def child(self, node: np.ndarray, event: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ the value and what was expected.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -31,13 +32,18 @@ def _library_files() -> list:
 
 def scenario_library() -> dict[str, Scenario]:
     """Every scenario of the embedded library, by name, in file-name order."""
-    out: dict[str, Scenario] = {}
+    return dict(_library())
+
+
+@functools.cache
+def _library() -> tuple[tuple[str, Scenario], ...]:
+    out = []
     for item in _library_files():
         scenario = scenario_from_dict(
             yaml.safe_load(item.read_text("utf-8")), source=f"embedded {LIBRARY_FOLDER}/{item.name}"
         )
-        out[scenario.name] = scenario
-    return out
+        out.append((scenario.name, scenario))
+    return tuple(out)
 
 
 def library_names() -> tuple[str, ...]:
