@@ -40,6 +40,7 @@ from ._state import EscalationState, PendingBatch
 __all__ = [
     "ArmSlots",
     "OutOfPatients",
+    "OutOfSlots",
     "Phase1Walk",
     "StartState",
     "next_eligible",
@@ -147,6 +148,10 @@ class Phase1Walk:
 
 class OutOfPatients(RuntimeError):
     """A simulated trial needed more screened patients than were drawn for it."""
+
+
+class OutOfSlots(RuntimeError):
+    """An arm of a simulated trial enrolled more patients than it had slots."""
 
 
 def _memo(design: EscalationDesign) -> DecisionMemo:
@@ -486,7 +491,7 @@ class _Walk:
         pair = rows * self.arms + arm
         slot = self.enrolled_flat[pair]
         if np.any(slot >= self.count):
-            raise RuntimeError(
+            raise OutOfSlots(
                 f"an arm enrolled more than {self.count} patients; too many were not evaluable"
             )
         dose = self.next_dose_flat[pair]
@@ -671,7 +676,7 @@ def walk_phase1(
     ------
     OutOfPatients
         When a trial runs out of screened patients before Phase 1 ends.
-    RuntimeError
+    OutOfSlots
         When an arm runs out of patient slots.
     """
     walk = _Walk(

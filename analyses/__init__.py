@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "blrm_prior": ".model_inputs",
     "build_design": ".designs",
     "build_designs": ".designs",
+    "comparison_document": ".simulation_report",
     "crm_inputs": ".model_inputs",
     "data_dictionary": ".tables",
     "data_dictionary_markdown": ".tables",
@@ -37,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "ExpansionAnalysis": ".expansion",
     "ExpansionDesigns": ".expansion",
     "ExpansionSurvival": ".expansion_survival",
+    "ForwardSimulation": ".simulation_forward",
     "generate_trial": ".generator",
     "InputError": ".errors",
     "kinetics_data": ".model_inputs",
@@ -53,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "predictive_design": ".expansion",
     "Protocol": ".protocol",
     "ProtocolError": ".protocol",
+    "read_results": ".simulation_io",
     "recommend": ".recommendation",
     "Recommendation": ".recommendation",
     "REQUIRED_TABLES": ".tables",
@@ -63,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "sampling_settings": ".model_inputs",
     "Scenario": ".scenario",
     "simulate_arm": ".simulation_arm",
+    "simulate_forward": ".simulation_forward",
     "simulate_trials": ".simulation",
     "scenario_library": ".simulation_scenarios",
     "ScenarioError": ".scenario",
@@ -78,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "validate_tables": ".validation",
     "ValidatedTables": ".validation",
     "write_example_data": ".example_data",
+    "write_results": ".simulation_io",
 }
 
 __all__ = sorted(_EXPORTS)

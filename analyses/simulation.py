@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from dartnk.adaptive import EscalationDesign
-from dartnk.adaptive.trial_walk import OutOfPatients
+from dartnk.adaptive.trial_walk import OutOfPatients, OutOfSlots
 from dartnk.adaptive.walk import patient_limit
 
 from .designs import build_design
@@ -40,7 +40,7 @@ from .simulation_blocks import BLOCK_TRIALS, Block, blocks, chunks
 from .simulation_latents import scenario_arrays
 from .simulation_metrics import BlockSums, trial_values, truths
 from .simulation_results import MANIFEST_SCHEMA, results_dataset
-from .simulation_run import RunSettings, draw_chunk, longer, run_chunk, slots_for
+from .simulation_run import RunSettings, draw_chunk, longer, run_chunk, slots_for, widened
 from .simulation_scenarios import resolve_scenarios
 
 __all__ = ["DEFAULT_CHUNK_TRIALS", "MAX_TRIALS", "simulate_trials"]
@@ -49,6 +49,7 @@ DEFAULT_CHUNK_TRIALS = 5000
 """Trials per task (whole blocks)."""
 MAX_TRIALS = 10_000_000
 _MAX_PAGES = 256
+_MAX_SLOTS = 4096
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,13 @@ def run_task(
                         f"too low for an arm to finish"
                     ) from None
                 chunk = longer(protocol, chunk, seed)
+            except OutOfSlots:
+                if chunk.slots >= _MAX_SLOTS:
+                    raise InputError(
+                        f"scenario {scenario.name!r}: an arm enrolled more than "
+                        f"{chunk.slots} patients; too many patients are not evaluable"
+                    ) from None
+                chunk = widened(protocol, chunk, seed)
         index = np.array([rules.index(r) for r, _ in design.rules], dtype=np.int64)
         per_design.append(
             trial_values(outcome, facts, index, len(rules), len(protocol.dose_labels))

@@ -40,6 +40,7 @@ from dartnk.adaptive.trial_walk import (
     NOT_EVALUABLE,
     PENDING,
     OutOfPatients,
+    OutOfSlots,
     StartState,
 )
 from dartnk.adaptive.walk import patient_limit
@@ -52,7 +53,15 @@ from .simulation_blocks import Block, blocks, chunks
 from .simulation_expansion import GO
 from .simulation_interim import ObservedSlots
 from .simulation_latents import DAYS_PER_MONTH, ScenarioArrays, scenario_arrays
-from .simulation_run import ChunkPatients, RunSettings, draw_chunk, longer, run_chunk, slots_for
+from .simulation_run import (
+    ChunkPatients,
+    RunSettings,
+    draw_chunk,
+    longer,
+    run_chunk,
+    slots_for,
+    widened,
+)
 from .simulation_scenarios import resolve_scenarios
 from .trial import TrialData
 
@@ -292,6 +301,8 @@ def _forward_task(
                 observed=cut.observed,
             )
             break
+        except OutOfSlots:
+            chunk = widened(protocol, chunk, seed)
         except OutOfPatients:
             if chunk.pages >= 256:
                 raise InputError(

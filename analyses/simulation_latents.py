@@ -55,15 +55,16 @@ __all__ = [
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
-_PATIENTS, _SELECTION, _FIRST_PAGE = 0, 1, 2
+_PATIENTS, _SELECTION, _EXPANSION, _FIRST_PAGE = 0, 1, 2, 3
 PAGE = 128
 """Screened patients per page of a trial's arrival stream."""
 _SLOT_LATENTS = ("dlt", "onset", "dropout", "lot", "days", "response", "off", "kinetics")
 
 
 def stream(seed: int | np.random.SeedSequence, block: int, which: int) -> np.random.Generator:
-    """The generator of one stream of a block: 0 for the patient slots, 1 for the posterior
-    draws of the interim selection, 2 + p for page p of the screened patients."""
+    """The generator of one stream of a block: 0 for the patient slots of the arms, 1 for
+    the posterior draws of the interim selection, 2 for the expansion's patient slots,
+    3 + p for page p of the screened patients."""
     parent = block_seed(seed, block)
     child = np.random.SeedSequence(
         parent.entropy, spawn_key=(*parent.spawn_key, which), pool_size=parent.pool_size
@@ -326,15 +327,19 @@ def _courses(raw: dict[str, np.ndarray], truth: ScenarioArrays, window: float) -
     )
 
 
-def _raw(rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """The latent variables of patient slots, in single precision (uniforms on a grid of
-    2^-24, far finer than any probability the scenarios give)."""
+def _raw(rng: np.random.Generator, slots: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The latent variables of ``slots`` patient slots per trial and arm (``shape`` is
+    (trials, arms)), drawn slot by slot so that more slots begin with the same patients.
+
+    Uniforms are single precision (a grid of 2^-24, far finer than any probability the
+    scenarios give); the kinetics deviate is the normal quantile of its uniform."""
+    uniform = rng.random((slots, len(_SLOT_LATENTS), *shape), dtype=np.float32)
     out = {}
-    for name in _SLOT_LATENTS:
+    for k, name in enumerate(_SLOT_LATENTS):
+        values = np.moveaxis(uniform[:, k], 0, -1)
         if name == "kinetics":
-            out[name] = rng.standard_normal(shape, dtype=np.float32)
-        else:
-            out[name] = rng.random(shape, dtype=np.float32)
+            values = ndtri(np.clip(values, 1e-7, 1 - 1e-7)).astype(np.float32)
+        out[name] = np.ascontiguousarray(values)
     return out
 
 
@@ -372,9 +377,8 @@ def draw_block(
         rng = stream(seed, block.index, _FIRST_PAGE + page)
         gaps.append(rng.standard_exponential((size, PAGE), dtype=np.float32))
         pattern_u.append(rng.random((size, PAGE), dtype=np.float32))
-    rng = stream(seed, block.index, _PATIENTS)
-    arm_raw = _raw(rng, (size, truth.arms, slots))
-    expansion_raw = _raw(rng, (size, 1, expansion_slots))
+    arm_raw = _raw(stream(seed, block.index, _PATIENTS), slots, (size, truth.arms))
+    expansion_raw = _raw(stream(seed, block.index, _EXPANSION), expansion_slots, (size, 1))
     cumulative = np.cumsum(truth.pattern_probability)[:-1].astype(np.float32)
     uniform = np.concatenate(pattern_u, axis=1)
     pattern = np.zeros(uniform.shape, dtype=np.uint8)

@@ -11,6 +11,7 @@ MTD (:mod:`dartnk.analyses.simulation_expansion`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ __all__ = [
     "longer",
     "run_chunk",
     "slots_for",
+    "widened",
 ]
 
 EXPANSION_SPARE = 10
@@ -74,6 +76,8 @@ class ChunkPatients:
     truth: ScenarioArrays
     pages: int
     eligible_table: np.ndarray
+    slots: int = 0
+    """Slots per arm each design uses at least (raised when an arm ran out)."""
 
 
 def draw_chunk(
@@ -107,11 +111,25 @@ def draw_chunk(
     )
 
 
-def longer(protocol: Protocol, chunk: ChunkPatients, seed: int) -> ChunkPatients:
-    """The chunk redrawn with twice as many screened patients per trial (the same patients
-    first, so that a trial that did not run out is unchanged)."""
-    slots = chunk.patients.arms.walk.infusion_delay.shape[2]
-    return draw_chunk(protocol, chunk.truth, list(chunk.blocks), seed, slots, 2 * chunk.pages)
+def widened(protocol: Protocol, chunk: ChunkPatients, seed: int) -> ChunkPatients:
+    """The chunk with twice as many patient slots per arm, every design using them all."""
+    drawn = longer(protocol, chunk, seed, slots=True)
+    return dataclasses.replace(drawn, slots=drawn.patients.arms.walk.infusion_delay.shape[2])
+
+
+def longer(
+    protocol: Protocol, chunk: ChunkPatients, seed: int, *, slots: bool = False
+) -> ChunkPatients:
+    """The chunk redrawn with twice as many screened patients per trial, or (``slots``)
+    twice as many patient slots per arm; the same patients come first, so that a trial
+    that did not run out is unchanged."""
+    count = chunk.patients.arms.walk.infusion_delay.shape[2]
+    pages = chunk.pages
+    if slots:
+        count *= 2
+    else:
+        pages *= 2
+    return draw_chunk(protocol, chunk.truth, list(chunk.blocks), seed, count, pages)
 
 
 def _join(parts: list[BlockPatients]) -> BlockPatients:
@@ -196,7 +214,7 @@ def run_chunk(
     data cut, ``start`` holds its patients and ``observed`` what it shows of them."""
     truth = chunk.truth
     patients = chunk.patients
-    count = slots_for(patient_limit(design))
+    count = max(slots_for(patient_limit(design)), chunk.slots)
     phase1 = walk_phase1(
         design,
         truth.dlt,

@@ -195,3 +195,15 @@ def test_forward_simulation_refuses_a_cut_with_phase_2_patients():
 
         with pytest.raises(InputError, match="Phase 2"):
             simulate_forward(trial, design="3+3", scenarios=["default"], n_trials=10, seed=1)
+
+
+@pytest.mark.slow
+def test_the_readme_simulation_example_runs(capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    exec(compile(next(b for b in blocks if "simulate_trials" in b), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "prob_mtd" in printed and "none" in printed
