@@ -830,9 +830,14 @@ def compare_command(
         raise InputError(f"{output}: the report is written as *.html or *.md")
     if not output.parent.exists():
         raise InputError(f"{output}: folder {output.parent} does not exist")
+    import hashlib
+
     dataset = read_results(results)
+    digest = hashlib.sha256(results.read_bytes()).hexdigest()
     command = ("dartnk", "compare", results.name, "-o", output.name)
-    document = comparison_document(dataset, command=command, source=results.name)
+    document = comparison_document(
+        dataset, command=command, source=results.name, source_sha256=digest
+    )
     write_atomic(output, render(document, output.name))
     from ._console import out_console
 

@@ -11,6 +11,7 @@ from dartnk.reports import report_style
 __all__ = ["dose_figure", "selection_figure", "size_figure", "truth_figure"]
 
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+_STYLES = (("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."))
 
 
 def _colour(i: int) -> str:
@@ -46,7 +47,7 @@ def selection_figure(frame: pd.DataFrame, constructs: list[str]) -> Figure:
             axes.barh(y, values, left=left, color=colour, label=choice, height=0.8)
             left += np.asarray(values)
         axes.set_yticks(y, labels)
-        axes.invert_yaxis()
+        axes.set_ylim(max(y) + 0.7, -0.7)
         axes.set_xlim(0, 1)
         axes.set_xlabel("probability of selection at the interim")
         axes.legend(
@@ -95,7 +96,7 @@ def size_figure(frame: pd.DataFrame) -> Figure:
     scenarios = list(dict.fromkeys(frame["scenario"]))
     designs = list(dict.fromkeys(frame["design"]))
     with report_style():
-        figure = Figure(figsize=(9.0, 1.2 + 0.3 * len(scenarios)))
+        figure = Figure(figsize=(9.0, 1.6 + 0.32 * len(scenarios) * max(1, len(designs) / 2)))
         left, right = figure.subplots(1, 2, sharey=True)
         y = np.arange(len(scenarios))
         step = 0.7 / max(len(designs), 1)
@@ -116,7 +117,12 @@ def size_figure(frame: pd.DataFrame) -> Figure:
         left.invert_yaxis()
         left.set_xlabel("mean patients (Phase 1 and 2)")
         right.set_xlabel("mean duration (months)")
-        left.legend(loc="lower left", fontsize="small")
+        figure.legend(
+            *left.get_legend_handles_labels(),
+            loc="outside upper center",
+            ncols=len(designs),
+            frameon=False,
+        )
     return figure
 
 
@@ -133,10 +139,12 @@ def truth_figure(ds: object, target: float) -> Figure:
         for panel, scenario in zip(axes, scenarios, strict=False):
             for k, construct in enumerate(constructs):
                 values = ds["true_dlt"].sel(scenario=scenario, construct=construct).to_numpy()
+                marker, line = _STYLES[k % len(_STYLES)]
                 panel.plot(
                     np.arange(len(doses)),
                     values,
-                    marker="o",
+                    marker=marker,
+                    linestyle=line,
                     color=_colour(k),
                     label=construct,
                     markersize=3,

@@ -124,7 +124,7 @@ def _mechanisms(ds: xr.Dataset, manifest: dict, target: float) -> Section:
     frame = scenario_frame(ds)
     descriptions = [
         f"{name}: {manifest['scenarios'][name].get('description') or 'no description'}"
-        for name in manifest["scenarios"]
+        for name in (str(s) for s in ds["scenario"].to_numpy())
     ]
     table = _table(
         frame,
@@ -419,9 +419,11 @@ def _mcse_section(ds: xr.Dataset) -> Section:
                 f"{needed[0.005]:,} (n = p (1 - p) / SE^2, Morris et al. 2019, section 5.3)."
             ),
             Paragraph(
-                "Differences between designs are estimated on common random numbers; their "
-                "paired SEs (previous section) are smaller than the SEs of the two designs "
-                "combined, so fewer trials suffice to compare them than to estimate each."
+                "Differences between designs are estimated on common random numbers: their "
+                "paired SEs (previous section) use the trial-by-trial differences, and are "
+                "smaller than the two designs' SEs combined wherever the designs' outcomes on "
+                "the same patients are positively correlated (designs that decide alike); for "
+                "designs that treat the same patients very differently they are about equal."
             ),
             Paragraph(f"Reference: {REFERENCE}"),
         ),
@@ -429,7 +431,11 @@ def _mcse_section(ds: xr.Dataset) -> Section:
 
 
 def comparison_document(
-    dataset: xr.Dataset, *, command: Sequence[str] = (), source: str | None = None
+    dataset: xr.Dataset,
+    *,
+    command: Sequence[str] = (),
+    source: str | None = None,
+    source_sha256: str | None = None,
 ) -> Document:
     """The comparison report of a results Dataset of :func:`dartnk.analyses.simulate_trials`.
 
@@ -439,7 +445,10 @@ def comparison_document(
     command : sequence of str
         The command line, for the manifest.
     source : str, optional
-        Name of the results file, for the manifest (its content hash is recorded).
+        Name of the results file, for the manifest.
+    source_sha256 : str, optional
+        SHA-256 of the file's bytes (recorded with ``source``); the content hash of its
+        data is recorded in the settings either way.
     """
     manifest = manifest_of(dataset)
     designs = [str(d) for d in dataset["design"].to_numpy()]
@@ -482,7 +491,7 @@ def comparison_document(
             performance,
         ),
         manifest=Manifest(
-            inputs={} if source is None else {source: dataset.attrs["content_hash"]},
+            inputs={} if source is None or source_sha256 is None else {source: source_sha256},
             protocol=manifest["protocol"],
             protocol_hash=manifest["protocol_hash"],
             seeds={"root": int(manifest["seed"])},
@@ -494,6 +503,7 @@ def comparison_document(
                 "block_trials": manifest["block_trials"],
                 "designs": manifest["designs"],
                 "scenario_hashes": manifest["scenario_hashes"],
+                "results_content_hash": dataset.attrs["content_hash"],
             },
         ),
     )

@@ -87,7 +87,11 @@ def test_compare_sections_follow_ademp_in_a_browser_and_load_nothing(results, tm
     assert run.requested_urls == ()
     manifest = read_manifest(run.dom)
     assert manifest["seeds"] == {"root": 7}
-    assert manifest["inputs"] == {"results.nc": read_results(results).attrs["content_hash"]}
+    import hashlib
+
+    assert manifest["inputs"] == {"results.nc": hashlib.sha256(results.read_bytes()).hexdigest()}
+    content = read_results(results).attrs["content_hash"]
+    assert manifest["settings"]["results_content_hash"] == content
 
 
 def test_compare_writes_a_markdown_report(results, tmp_path):
