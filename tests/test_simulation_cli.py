@@ -210,4 +210,4 @@ def test_the_readme_simulation_example_runs(capsys):
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     exec(compile(next(b for b in blocks if "simulate_trials" in b), "README.md", "exec"), {})
     printed = capsys.readouterr().out
-    assert "prob_mtd" in printed and "none" in printed
+    assert "mean_patients_se" in printed and "none" in printed
