@@ -330,22 +330,25 @@ class _Walk:
 
     def _advance(self, rows: np.ndarray) -> None:
         """Move ``hi`` past arrivals up to now and ``lo`` past arrivals too old to wait:
-        one arrival for every row, then, for the rows that moved, up to 16 at a time."""
+        one arrival for every row, then, for the rows that moved, 4 and then 16 at a
+        time."""
         base = rows * self.row_k
         now = self.now[rows]
-        window = np.arange(16)
         for pointer, limit, strict in ((self.hi, now, False), (self.lo, now - self.max_wait, True)):
             nxt = self.arrival_flat[base + pointer[rows]]
             moving = np.flatnonzero(nxt < limit if strict else nxt <= limit)
+            width = 4
             while moving.size:
                 at = rows[moving]
-                ahead = pointer[at][:, None] + window
+                ahead = pointer[at][:, None] + np.arange(width)
                 probe = self.arrival_flat[base[moving][:, None] + np.minimum(ahead, self.k)]
-                passed = (probe < limit[moving, None]) if strict else (probe <= limit[moving, None])
+                bound = limit[moving, None]
+                passed = (probe < bound) if strict else (probe <= bound)
                 passed &= ahead < self.k
                 count = passed.sum(axis=1)
                 pointer[at] += count
-                moving = moving[count == window.size]
+                moving = moving[count == width]
+                width = 16
 
     def _first_waiting(self, rows: np.ndarray, open_arm: np.ndarray) -> np.ndarray:
         """The first waiting patient (arrived, not enrolled, not too old) eligible for an
