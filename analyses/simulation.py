@@ -251,6 +251,24 @@ def simulate_trials(
         (``attrs["manifest"]``) and a content hash (``attrs["content_hash"]``); see
         :mod:`dartnk.analyses.simulation_results`.
 
+    Notes
+    -----
+    The calendar, eligibility, product and outcome model is that of
+    :func:`~dartnk.analyses.generate_trial`, vectorised
+    (:mod:`dartnk.adaptive.trial_walk`); the arms decide through the designs' own
+    ``decide``. A trial without a clear winner at the interim has no expansion. The true
+    MTD of an arm is the highest dose whose true DLT rate is at most the protocol's
+    target, and the true best construct the one with the highest composite score of the
+    true values there (protocol weights and desirability ranges).
+
+    References
+    ----------
+    Morris TP, White IR, Crowther MJ (2019). Using simulation studies to evaluate
+    statistical methods. Statistics in Medicine 38:2074-2102.
+
+    FDA (2019). Adaptive Designs for Clinical Trials of Drugs and Biologics: Guidance for
+    Industry, section on simulations.
+
     Examples
     --------
     >>> from dartnk.analyses import default_protocol

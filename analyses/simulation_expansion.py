@@ -15,6 +15,11 @@ look is found from the outcomes of every candidate patient at once, vectorised o
 At the end, an expansion that was not stopped is promising ("go") when its responders reach
 the predictive design's final boundary (:attr:`PredictiveProbabilityDesign.final_responses`);
 it ends on the day the last response is known.
+
+References: Lee JJ, Liu DD (2008). A predictive probability design for phase II cancer
+clinical trials. Clinical Trials 5:93-106. Thall PF, Simon RM, Estey EH (1995). Bayesian
+sequential monitoring designs for single-arm clinical trials with multiple outcomes.
+Statistics in Medicine 14:357-379.
 """
 
 from __future__ import annotations

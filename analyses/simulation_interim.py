@@ -23,6 +23,11 @@ precision grouped by shape; kinetics draws are normal. The draws go to
 :func:`dartnk.adaptive.select_construct` with its ``trial`` dim and the protocol's weights,
 desirability ranges, P(best) threshold and safety gate (P(DLT rate >= overdose_from) < EWOC).
 
+References: Gelman A, Carlin JB, Stern HS, Dunson DB, Vehtari A, Rubin DB (2013). Bayesian
+Data Analysis, 3rd ed., ch. 2 (conjugate Beta-binomial and normal-normal posteriors);
+Marsaglia G, Tsang WW (2000). A simple method for generating gamma variables. ACM
+Transactions on Mathematical Software 26:363-372 (NumPy's gamma sampler).
+
 Response timing (RECIST, every ``assessments.interval_days``): a responder's response shows
 at the first or second assessment and is confirmed one confirmation interval later; a
 patient without a confirmed response is a known non-responder after
