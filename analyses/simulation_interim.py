@@ -291,18 +291,31 @@ def _beta(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, draws: int) ->
     return first.reshape((*a.shape, draws))
 
 
-def _block_draws(data: InterimData, rows: slice, rng: np.random.Generator, draws: int) -> dict:
-    available = data.available[rows]
-    out = {}
-    for name in ("safety", "efficacy", "kinetics", "manufacturability"):
-        a, b = (values[rows] for values in getattr(data, name))
-        if name == "kinetics":
-            z = rng.standard_normal((*a.shape, draws), dtype=np.float32)
-            out[name] = a[..., None].astype(np.float32) + b[..., None].astype(np.float32) * z
-        else:
-            out[name] = _beta(rng, np.where(available, a, 1.0), np.where(available, b, 1.0), draws)
-    out["safety"][~available] = np.nan
-    return out
+_BETA_COMPONENTS = ("safety", "efficacy", "manufacturability")
+
+
+def _block_draws(
+    data: InterimData,
+    trials: np.ndarray,
+    rng: np.random.Generator,
+    draws: int,
+    out: dict[str, np.ndarray],
+    place: np.ndarray,
+) -> None:
+    """Posterior draws of one block's constructs with an MTD (rows ``trials``), written to
+    rows ``place`` of ``out``; the components in a fixed order, each as one batch."""
+    available = data.available[trials]
+    row, construct = np.nonzero(available)
+    if row.size == 0:
+        return
+    target = (place[row], construct)
+    who = (trials[row], construct)
+    for name in _BETA_COMPONENTS:
+        a, b = (values[who] for values in getattr(data, name))
+        out[name][target] = _beta(rng, a, b, draws)
+    mean, sd = (values[who] for values in data.kinetics)
+    z = rng.standard_normal((row.size, draws), dtype=np.float32)
+    out["kinetics"][target] = mean[:, None] + sd[:, None] * z
 
 
 def select(
@@ -316,29 +329,32 @@ def select(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The selected construct per trial (0-based, -1 for none) and P(best) per construct.
 
-    Draws come block by block from each block's selection stream; trials without any
-    construct with an MTD are not selected and not drawn for.
+    Draws come block by block from each block's selection stream, for the constructs with
+    an MTD only (the others carry NaN safety draws, out of the selection); trials without
+    any construct with an MTD are not selected.
     """
     trials = data.available.shape[0]
-    parts: dict[str, list[np.ndarray]] = {}
-    offset = 0
-    for block in blocks:
-        rows = slice(offset, offset + block.size)
-        offset += block.size
-        rng = stream(seed, block.index, _SELECTION)
-        for name, values in _block_draws(data, rows, rng, draws).items():
-            parts.setdefault(name, []).append(values)
     selected = np.full(trials, -1, dtype=np.int64)
     prob_best = np.zeros(data.available.shape)
-    some = data.available.any(axis=1)
-    if not some.any():
+    some = np.flatnonzero(data.available.any(axis=1))
+    if some.size == 0:
         return selected, prob_best
+    shape = (some.size, data.available.shape[1], draws)
+    out = {name: np.full(shape, 0.5) for name in ("safety", "efficacy", "kinetics")}
+    out["manufacturability"] = np.full(shape, 0.5)
+    out["safety"][~data.available[some]] = np.nan
+    place = np.full(trials, -1, dtype=np.int64)
+    place[some] = np.arange(some.size)
+    offset = 0
+    for block in blocks:
+        inside = some[(some >= offset) & (some < offset + block.size)]
+        offset += block.size
+        rng = stream(seed, block.index, _SELECTION)
+        _block_draws(data, inside, rng, draws, out, place[inside])
+    parts = out
     dims = ("trial", "construct", "draw")
     coords = {"construct": list(constructs)}
-    components = xr.Dataset(
-        {name: (dims, np.concatenate(values)[some]) for name, values in parts.items()},
-        coords=coords,
-    )
+    components = xr.Dataset({name: (dims, values) for name, values in parts.items()}, coords=coords)
     s = protocol.selection
     result = select_construct(
         components,
