@@ -13,11 +13,13 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "analyse_expansion": ".expansion",
+    "ArmSimulation": ".simulation_arm",
     "analyse_expansion_survival": ".expansion_survival",
     "best_overall_response": ".derive",
     "blrm_prior": ".model_inputs",
     "build_design": ".designs",
     "build_designs": ".designs",
+    "comparison_document": ".simulation_report",
     "crm_inputs": ".model_inputs",
     "data_dictionary": ".tables",
     "data_dictionary_markdown": ".tables",
@@ -36,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "ExpansionAnalysis": ".expansion",
     "ExpansionDesigns": ".expansion",
     "ExpansionSurvival": ".expansion_survival",
+    "ForwardSimulation": ".simulation_forward",
     "generate_trial": ".generator",
     "InputError": ".errors",
     "interim": ".interim",
@@ -59,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "CaseFile": ".qualification_cases",
     "Protocol": ".protocol",
     "ProtocolError": ".protocol",
+    "read_results": ".simulation_io",
     "recommend": ".recommendation",
     "Recommendation": ".recommendation",
     "REQUIRED_TABLES": ".tables",
@@ -68,6 +72,10 @@ _EXPORTS: dict[str, str] = {
     "sampling_plan": ".model_inputs",
     "sampling_settings": ".model_inputs",
     "Scenario": ".scenario",
+    "simulate_arm": ".simulation_arm",
+    "simulate_forward": ".simulation_forward",
+    "simulate_trials": ".simulation",
+    "scenario_library": ".simulation_scenarios",
     "ScenarioError": ".scenario",
     "survival_data": ".model_inputs",
     "survival_inputs": ".model_inputs",
@@ -81,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "validate_tables": ".validation",
     "ValidatedTables": ".validation",
     "write_example_data": ".example_data",
+    "write_results": ".simulation_io",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -111,10 +111,17 @@ class Screening:
 
 
 def screen(streams: Streams, scenario: Scenario, protocol: Protocol, k: int, day: int) -> Screening:
-    """Draw the k-th screened patient's antigen H-scores and ECOG performance status."""
+    """Draw the k-th screened patient's antigen H-scores and ECOG performance status.
+
+    With ``antigen_correlation`` the H-scores are joined by a Gaussian copula: correlated
+    normals z give u = Phi(z), an H-score of 0 when u < zero_fraction and otherwise
+    300 x the Beta quantile of (u - zero_fraction) / (1 - zero_fraction), so that each
+    H-score keeps its own distribution."""
     rng = streams.patient("antigens", k)
     scores = []
-    for antigen in protocol.antigens:
+    if scenario.antigen_correlation:
+        scores = _correlated_scores(rng, scenario, protocol)
+    for antigen in protocol.antigens if not scores else ():
         dist = scenario.antigens[antigen]
         zero = rng.random() < dist.zero_fraction
         value = rng.beta(*dist.beta)
@@ -122,6 +129,27 @@ def screen(streams: Streams, scenario: Scenario, protocol: Protocol, k: int, day
     probs = np.asarray(scenario.accrual.ecog_probabilities)
     ecog = int(rng.choice(probs.size, p=probs / probs.sum()))
     return Screening(index=k, day=day, hscores=tuple(scores), ecog=ecog)
+
+
+def _correlated_scores(
+    rng: np.random.Generator, scenario: Scenario, protocol: Protocol
+) -> list[int]:
+    from scipy.stats import beta, norm
+
+    from .scenario import correlation_matrix
+
+    antigens = list(protocol.antigens)
+    factor = np.linalg.cholesky(correlation_matrix(dict(scenario.antigen_correlation), antigens))
+    u = norm.cdf(factor @ rng.standard_normal(len(antigens)))
+    scores = []
+    for antigen, value in zip(antigens, u, strict=True):
+        dist = scenario.antigens[antigen]
+        if value < dist.zero_fraction:
+            scores.append(0)
+            continue
+        share = (value - dist.zero_fraction) / (1.0 - dist.zero_fraction)
+        scores.append(int(np.rint(300 * beta.ppf(share, *dist.beta))))
+    return scores
 
 
 @dataclass

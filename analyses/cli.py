@@ -856,6 +856,188 @@ def reproduce_command(
     raise typer.Exit(1)
 
 
+SIMULATION_TRIALS_LIMIT = 10_000_000
+"""Largest ``--trials`` of ``dartnk simulate``."""
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Comma-separated or repeated option values as one list (None when none given)."""
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@app.command("simulate")
+@_guarded(validates_data=True)
+def simulate_command(
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Results file (netCDF, *.nc).", dir_okay=False),
+    ] = None,
+    designs: Annotated[
+        str,
+        typer.Option(
+            "--designs", help="Designs, comma-separated: 3+3, BOIN, CRM, BLRM, TITE-BOIN, ..."
+        ),
+    ] = "3+3,BOIN,CRM",
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenarios",
+            help="Scenario names of the library or YAML files, comma-separated or repeated "
+            "(default: the whole library).",
+        ),
+    ] = None,
+    trials: Annotated[
+        int,
+        typer.Option(
+            "--trials", min=1, max=SIMULATION_TRIALS_LIMIT, help="Trials per design and scenario."
+        ),
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Root seed.")] = 2026,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=256, help="Local Dask worker processes."),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Address of a Dask scheduler to run on.")
+    ] = None,
+    draws: Annotated[
+        int,
+        typer.Option(
+            "--draws", min=16, max=20_000, help="Posterior draws per component at the interim."
+        ),
+    ] = 256,
+    chunk: Annotated[
+        int,
+        typer.Option(
+            "--chunk", min=1000, max=1_000_000, help="Trials per task (whole blocks of 1,000)."
+        ),
+    ] = 5000,
+    keep_trials: Annotated[
+        bool, typer.Option("--keep-trials", help="Keep per-trial outcomes in the results.")
+    ] = False,
+    start: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Simulate onward from the data cut in this folder (the 'if we continue' "
+            "question): P(each construct selected), remaining N and duration.",
+            file_okay=False,
+        ),
+    ] = None,
+    cutoff: CutoffOption = None,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Simulate the whole Phase 1/2 (three arms, interim selection, expansion) under each
+    design and scenario, and write the operating characteristics with their Monte Carlo
+    standard errors to a netCDF file; with --from, simulate onward from a data cut."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ._console import err_console, out_console, print_frame
+    from .simulation_io import write_results
+
+    if workers is not None and scheduler is not None:
+        raise InputError("give either --workers (local processes) or --scheduler (an address)")
+    if output is not None:
+        if output.suffix.lower() not in (".nc", ".nc4", ".netcdf"):
+            raise InputError(f"{output}: results are written as netCDF; name the file *.nc")
+        if not output.parent.exists():
+            raise InputError(f"{output}: folder {output.parent} does not exist")
+    elif start is None:
+        raise InputError("give -o FILE.nc for the results")
+    p = _protocol(protocol)
+    names = _names([designs]) or []
+    progress = Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} trials"),
+        TimeRemainingColumn(),
+        console=err_console(),
+        transient=False,
+    )
+    options = {
+        "scenarios": _names(scenarios),
+        "n_trials": trials,
+        "seed": seed,
+        "workers": workers,
+        "scheduler": scheduler,
+        "draws": draws,
+        "chunk_trials": chunk,
+    }
+    bars: list = []
+
+    def report(done: int, total: int) -> None:
+        if not bars:
+            bars.append(progress.add_task("simulate", total=total))
+        progress.update(bars[0], completed=done, total=total)
+
+    with progress:
+        if start is not None:
+            from .simulation_forward import simulate_forward
+
+            trial = _load_trial(start, p, cutoff)
+            if len(names) != 1:
+                raise InputError("--from simulates one design: give --designs NAME")
+            result = simulate_forward(trial, design=names[0], progress=report, **options)
+        else:
+            from .simulation import simulate_trials
+
+            result = simulate_trials(
+                p, designs=names, keep_trials=keep_trials, progress=report, **options
+            )
+    if start is not None:
+        print_frame(result.summary(), title=result.headline, console=out_console())
+        _warn(trial.warnings)
+        if output is not None:
+            write_results(result.dataset, output)
+        return
+    write_results(result, output)
+    out_console().print(
+        f"{output.name}: {len(result['design'])} design(s) x {len(result['scenario'])} "
+        f"scenario(s) x {trials:,} trials (content hash {result.attrs['content_hash'][:12]})",
+        markup=False,
+    )
+
+
+@app.command("compare")
+@_guarded()
+def compare_command(
+    results: Annotated[
+        Path, typer.Argument(help="Results file of dartnk simulate (*.nc).", dir_okay=False)
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Report file: *.html or *.md.", dir_okay=False),
+    ],
+) -> None:
+    """Render the comparison report of a results file (sections in ADEMP order, Morris,
+    White and Crowther 2019): selection, dose selection and overdosing per arm, expansion,
+    sample size and duration, paired differences between designs, Monte Carlo error."""
+    from dartnk.reports import render
+
+    from ._files import write_atomic
+    from .simulation_io import read_results
+    from .simulation_report import comparison_document
+
+    if output.suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
+        raise InputError(f"{output}: the report is written as *.html or *.md")
+    if not output.parent.exists():
+        raise InputError(f"{output}: folder {output.parent} does not exist")
+    import hashlib
+
+    dataset = read_results(results)
+    digest = hashlib.sha256(results.read_bytes()).hexdigest()
+    command = ("dartnk", "compare", results.name, "-o", output.name)
+    document = comparison_document(
+        dataset, command=command, source=results.name, source_sha256=digest
+    )
+    write_atomic(output, render(document, output.name))
+    from ._console import out_console
+
+    out_console().print(f"{output.name}: comparison report of {results.name}", markup=False)
+
+
 def main() -> None:
     """Entry point of the ``dartnk`` console script."""
     app()

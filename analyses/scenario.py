@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -30,6 +31,7 @@ from .protocol import AE_CATEGORIES, Protocol, _format_validation_error, _read_y
 __all__ = [
     "Scenario",
     "ScenarioError",
+    "correlation_matrix",
     "default_scenario",
     "load_scenario",
     "scenario_from_dict",
@@ -217,6 +219,10 @@ class Phase2Choice(_Section):
 class Scenario(_Section):
     """The truth a synthetic DART-NK-SCLC trial is drawn from.
 
+    ``antigen_correlation`` maps antigen pairs ``A/B`` to the correlation of their
+    positivity on the normal scale (a Gaussian copula of the H-scores, so that each H-score
+    keeps its own distribution); pairs not given are independent.
+
     Per-arm numbers are mappings keyed by construct id and dose label, so a scenario reads
     like the protocol and :meth:`check` can name any mismatch. Build one from YAML with
     :func:`load_scenario`, or take the embedded default with :func:`default_scenario`.
@@ -239,6 +245,7 @@ class Scenario(_Section):
     kinetics: Kinetics
     manufacturing: Manufacturing
     antigens: dict[str, AntigenDistribution]
+    antigen_correlation: dict[str, Annotated[float, Field(gt=-1.0, lt=1.0)]] = {}
     accrual: Accrual = Accrual()
     follow_up: FollowUp = FollowUp()
     survival: Survival = Survival()
@@ -271,6 +278,7 @@ class Scenario(_Section):
         }.items():
             problems += _key_problems(path, mapping, ids, "constructs")
         problems += _key_problems("antigens", self.antigens, list(protocol.antigens), "antigens")
+        problems += _correlation_problems(self.antigen_correlation, list(protocol.antigens))
         fixed = self.phase2.construct_id
         if fixed is not None and fixed not in ids:
             problems.append(f"phase2.construct_id: {fixed!r} is not one of {ids}")
@@ -352,6 +360,43 @@ def _dlt_grades(protocol: Protocol, category: str) -> tuple[int, ...]:
     low = 2 if category in protocol.dlt.grade2_categories else protocol.dlt.min_grade
     low = min(low, protocol.dlt.min_grade)
     return tuple(range(max(low, 1), 5))
+
+
+def correlation_matrix(correlation: dict[str, float], antigens: list[str]) -> np.ndarray:
+    """The antigens' correlation matrix of the Gaussian copula from ``A/B: rho`` pairs
+    (pairs not given are independent)."""
+    matrix = np.eye(len(antigens))
+    for pair, value in correlation.items():
+        first, second = (antigens.index(name) for name in pair.split("/"))
+        matrix[first, second] = matrix[second, first] = value
+    return matrix
+
+
+def _correlation_problems(correlation: dict[str, float], antigens: list[str]) -> list[str]:
+    """Keys ``A/B`` naming two different protocol antigens, each pair once, and a positive
+    definite correlation matrix."""
+    problems = []
+    seen: set[frozenset[str]] = set()
+    for pair in correlation:
+        names = pair.split("/")
+        if len(names) != 2 or names[0] == names[1] or any(n not in antigens for n in names):
+            problems.append(
+                f"antigen_correlation.{pair}: expected a key 'A/B' naming two different "
+                f"antigens of {antigens}"
+            )
+            continue
+        key = frozenset(names)
+        if key in seen:
+            problems.append(f"antigen_correlation.{pair}: this pair of antigens is given twice")
+        seen.add(key)
+    if not problems and correlation:
+        matrix = correlation_matrix(correlation, antigens)
+        if np.linalg.eigvalsh(matrix).min() <= 1e-9:
+            problems.append(
+                f"antigen_correlation: {dict(correlation)} is not a valid correlation matrix "
+                f"(it must be positive definite)"
+            )
+    return problems
 
 
 def _key_problems(path: str, mapping: dict[str, Any], expected: list[str], what: str) -> list[str]:

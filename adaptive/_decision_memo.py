@@ -1,0 +1,363 @@
+"""Decisions of a design kept by state, for simulations that meet the same states again.
+
+A design without a DLT window decides on discrete data only: patients and DLTs per dose,
+the current dose, the pending patients per dose (their outcomes are weighed, not their
+follow-up) and, for a design that reads the most recent cohort (the CRM's coherence rule),
+the pending patients of that cohort and whether it had a DLT. Such a state is written as a
+row of whole numbers, hashed to one 64-bit key and kept with its decision; a state met
+again is looked up (binary search on the sorted keys) and its stored row compared digit by
+digit, so a hash collision is detected, never used. New states are decided by the design
+in one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._base import EscalationDesign
+from ._state import EscalationState, PendingBatch
+
+__all__ = ["DecisionMemo", "StoredDecisions", "reads_cohort"]
+
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def reads_cohort(design: EscalationDesign) -> bool:
+    """Whether a design's decision reads the most recent cohort (``recent`` and
+    ``last_cohort_dlt`` of the state): the CRM with its coherence rule, and any design this
+    module does not know (assumed to, which is always safe)."""
+    from .blrm import BLRM
+    from .boin import BOIN
+    from .crm import CRM
+    from .three_plus_three import ThreePlusThree
+
+    if isinstance(design, ThreePlusThree | BOIN | BLRM):
+        return False
+    if isinstance(design, CRM):
+        return design.coherent
+    return True
+
+
+@dataclass(frozen=True)
+class StoredDecisions:
+    """Decisions of a batch of states: next dose (-1: none), stop, wait, MTD (NaN: none)
+    and the index of the rule that decided."""
+
+    next_dose: np.ndarray
+    stop: np.ndarray
+    wait: np.ndarray
+    mtd: np.ndarray
+    rule: np.ndarray
+
+
+def _hash(digits: np.ndarray) -> np.ndarray:
+    h = np.zeros(digits.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in digits.T:
+            h ^= column.astype(np.uint64)
+            h *= _MULTIPLIER
+            h ^= h >> np.uint64(31)
+            h *= _MIX
+    return h.view(np.int64)
+
+
+class _KeyIndex:
+    """64-bit keys to record numbers: a large sorted part and a small sorted part for the
+    latest keys, merged when the small one grows past an eighth of the large, so that an
+    insertion costs in proportion to what it adds."""
+
+    def __init__(self) -> None:
+        self._main = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        self._recent = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    @staticmethod
+    def _look(part: tuple[np.ndarray, np.ndarray], keys: np.ndarray) -> np.ndarray:
+        sorted_keys, ids = part
+        if sorted_keys.size == 0:
+            return np.full(keys.size, -1, dtype=np.int64)
+        where = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+        return np.where(sorted_keys[where] == keys, ids[where], -1)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Record number of each key, -1 where absent."""
+        found = self._look(self._main, keys)
+        missing = found < 0
+        if missing.any() and self._recent[0].size:
+            found[missing] = self._look(self._recent, keys[missing])
+        return found
+
+    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        """Add keys (absent and distinct) with their record numbers."""
+        recent_keys = np.concatenate([self._recent[0], keys])
+        recent_ids = np.concatenate([self._recent[1], ids])
+        if recent_keys.size > max(1024, self._main[0].size // 8):
+            recent_keys = np.concatenate([self._main[0], recent_keys])
+            recent_ids = np.concatenate([self._main[1], recent_ids])
+            order = np.argsort(recent_keys, kind="stable")
+            self._main = (recent_keys[order], recent_ids[order])
+            self._recent = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+            return
+        order = np.argsort(recent_keys, kind="stable")
+        self._recent = (recent_keys[order], recent_ids[order])
+
+
+def _grown(values: np.ndarray, size: int) -> np.ndarray:
+    """``values`` with room for at least ``size`` rows (capacity doubled)."""
+    if values.shape[0] >= size:
+        return values
+    fresh = np.zeros((max(size, 2 * values.shape[0]), *values.shape[1:]), dtype=values.dtype)
+    fresh[: values.shape[0]] = values
+    return fresh
+
+
+class DecisionMemo:
+    """Decisions of one design without a DLT window, by state.
+
+    Parameters
+    ----------
+    design : EscalationDesign
+        A design with ``window`` None.
+    """
+
+    def __init__(self, design: EscalationDesign) -> None:
+        if design.window is not None:
+            raise ValueError(f"{design!r} weighs follow-up; its decisions cannot be kept by state")
+        self.design = design
+        self.cohort = reads_cohort(design)
+        self._index = _KeyIndex()
+        self._size = 0
+        self._digits: np.ndarray | None = None
+        self._next_dose = np.zeros(0, dtype=np.int64)
+        self._stop = np.zeros(0, dtype=bool)
+        self._wait = np.zeros(0, dtype=bool)
+        self._mtd = np.zeros(0)
+        self._rule = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def digits(
+        self,
+        n: np.ndarray,
+        y: np.ndarray,
+        current: np.ndarray,
+        pending: np.ndarray,
+        recent: np.ndarray,
+        last_cohort_dlt: np.ndarray,
+    ) -> np.ndarray:
+        """The state as a row of whole numbers (cohort columns only when the design reads
+        them)."""
+        columns = [n, y, pending, current[:, None]]
+        if self.cohort:
+            columns += [recent[:, None], last_cohort_dlt[:, None]]
+        return np.concatenate([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
+
+    def decide(
+        self,
+        n: np.ndarray,
+        y: np.ndarray,
+        current: np.ndarray,
+        pending: np.ndarray,
+        recent: np.ndarray,
+        last_cohort_dlt: np.ndarray,
+    ) -> StoredDecisions:
+        """Decisions for a batch of states.
+
+        Parameters
+        ----------
+        n, y : ndarray of int, shape (states, doses)
+            Known patients and DLTs per 0-based dose.
+        current : ndarray of int, shape (states,)
+        pending : ndarray of int, shape (states, doses)
+            Pending patients per dose.
+        recent : ndarray of int, shape (states,)
+            Pending patients of the most recent cohort (all at the current dose).
+        last_cohort_dlt : ndarray of bool, shape (states,)
+        """
+        digits = self.digits(n, y, current, pending, recent, last_cohort_dlt)
+        keys = _hash(digits)
+        record = self._index.find(keys)
+        found = record >= 0
+        if found.any() and not np.array_equal(self._digits[record[found]], digits[found]):
+            raise RuntimeError("two escalation states share one 64-bit key")
+        missing = np.flatnonzero(~found)
+        if missing.size:
+            self._insert(digits[missing], keys[missing], n.shape[1])
+            record[missing] = self._index.find(keys[missing])
+        return StoredDecisions(
+            next_dose=self._next_dose[record],
+            stop=self._stop[record],
+            wait=self._wait[record],
+            mtd=self._mtd[record],
+            rule=self._rule[record],
+        )
+
+    def _insert(self, digits: np.ndarray, keys: np.ndarray, doses: int) -> None:
+        keys, first = np.unique(keys, return_index=True)
+        digits = digits[first]
+        n, y, pending = (
+            digits[:, :doses],
+            digits[:, doses : 2 * doses],
+            digits[:, 2 * doses : 3 * doses],
+        )
+        current = digits[:, 3 * doses]
+        recent = digits[:, 3 * doses + 1] if self.cohort else np.zeros(keys.size, np.int64)
+        flag = digits[:, 3 * doses + 2].astype(bool) if self.cohort else None
+        decision = self.design.decide(pending_state(n, y, current, pending, recent, flag))
+        count = keys.size
+        start, stop = self._size, self._size + count
+        if self._digits is None:
+            self._digits = np.zeros((0, digits.shape[1]), dtype=np.int64)
+        self._digits = _grown(self._digits, stop)
+        for name in ("_next_dose", "_stop", "_wait", "_mtd", "_rule"):
+            setattr(self, name, _grown(getattr(self, name), stop))
+        self._digits[start:stop] = digits
+        self._next_dose[start:stop] = np.where(
+            decision.stop | decision.wait, -1, np.nan_to_num(decision.next_dose, nan=-1)
+        )
+        self._stop[start:stop] = decision.stop
+        self._wait[start:stop] = decision.wait
+        self._mtd[start:stop] = decision.mtd
+        self._rule[start:stop] = decision.rule
+        self._index.add(keys, np.arange(start, stop))
+        self._size = stop
+
+
+def pending_state(
+    n: np.ndarray,
+    y: np.ndarray,
+    current: np.ndarray,
+    pending: np.ndarray,
+    recent: np.ndarray,
+    last_cohort_dlt: np.ndarray | None,
+    weights: np.ndarray | None = None,
+) -> EscalationState:
+    """An escalation state from per-dose counts of pending patients (weights 0 unless
+    given per pending slot), the first ``recent`` of those at the current dose being the
+    most recent cohort's."""
+    states, doses = n.shape
+    slots = int(pending.sum(axis=1).max(initial=0))
+    order = np.arange(slots)
+    cumulative = np.cumsum(pending, axis=1)
+    level = (order[None, :, None] >= cumulative[:, None, :]).sum(axis=2)
+    mask = order[None, :] < cumulative[:, -1:]
+    level = np.where(mask, np.minimum(level, doses - 1), 0)
+    start_current = np.where(
+        current > 0, cumulative[np.arange(states), np.maximum(current - 1, 0)], 0
+    )
+    start_current = np.where(current > 0, start_current, 0)
+    in_recent = (
+        mask
+        & (level == current[:, None])
+        & (order[None, :] - start_current[:, None] < np.asarray(recent)[:, None])
+    )
+    batch = PendingBatch(
+        level=level,
+        weight=np.zeros(level.shape) if weights is None else weights,
+        mask=mask,
+    )
+    return EscalationState.of(
+        n, y, current, pending=batch, recent=in_recent, last_cohort_dlt=last_cohort_dlt
+    )
+
+
+class CountGraph:
+    """States of a design that reads counts only, linked by the events of a calendar walk.
+
+    For a design without a window that does not read the most recent cohort, the state of
+    an arm is its known patients and DLTs per dose, its pending patients per dose and its
+    current dose; an enrolment at dose d, or a pending patient's outcome at dose d (no DLT,
+    DLT, not evaluable), leads to one next state. Each state is a node decided once
+    (through the design's :class:`DecisionMemo`), and ``children[node, event]`` links it to
+    the next, so that following an arm is one gather per event.
+
+    Events are coded ``d`` for an enrolment at dose d and ``doses + 3 d + o`` for an
+    outcome o (0 no DLT, 1 DLT, 2 not evaluable) at dose d.
+    """
+
+    def __init__(self, memo: DecisionMemo, doses: int) -> None:
+        if memo.cohort:
+            raise ValueError("the design reads the most recent cohort: use the DecisionMemo")
+        self.memo = memo
+        self.doses = doses
+        self.events = 4 * doses
+        self.size = 0
+        self._index = _KeyIndex()
+        self._grow(256)
+
+    def _grow(self, capacity: int) -> None:
+        fields = {
+            "n": ((capacity, self.doses), np.int16, 0),
+            "y": ((capacity, self.doses), np.int16, 0),
+            "pending": ((capacity, self.doses), np.int16, 0),
+            "current": ((capacity,), np.int64, 0),
+            "next_dose": ((capacity,), np.int64, -1),
+            "stop": ((capacity,), bool, False),
+            "mtd": ((capacity,), np.float64, np.nan),
+            "rule": ((capacity,), np.int64, 0),
+            "children": ((capacity, self.events), np.int32, -1),
+        }
+        for name, (shape, dtype, fill) in fields.items():
+            fresh = np.full(shape, fill, dtype=dtype)
+            if self.size:
+                fresh[: self.size] = getattr(self, name)[: self.size]
+            setattr(self, name, fresh)
+        self.capacity = capacity
+
+    def nodes_of(
+        self, n: np.ndarray, y: np.ndarray, pending: np.ndarray, current: np.ndarray
+    ) -> np.ndarray:
+        """The nodes of these states, new ones decided in one batch."""
+        zero = np.zeros(n.shape[0], dtype=np.int64)
+        digits = self.memo.digits(n, y, current, pending, zero, zero.astype(bool))
+        keys = _hash(digits)
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        nodes = self._index.find(unique)
+        fresh = np.flatnonzero(nodes < 0)
+        if fresh.size:
+            rows = first[fresh]
+            count = rows.size
+            if self.size + count > self.capacity:
+                self._grow(max(2 * self.capacity, self.size + count))
+            made = np.arange(self.size, self.size + count)
+            self.size += count
+            decision = self.memo.decide(
+                n[rows], y[rows], current[rows], pending[rows], zero[rows], zero[rows] > 0
+            )
+            self.n[made], self.y[made], self.pending[made] = n[rows], y[rows], pending[rows]
+            self.current[made] = current[rows]
+            self.next_dose[made] = decision.next_dose
+            self.stop[made] = decision.stop
+            self.mtd[made] = decision.mtd
+            self.rule[made] = decision.rule
+            nodes[fresh] = made
+            self._index.add(unique[fresh], made)
+        return nodes[inverse.ravel()]
+
+    def child(self, node: np.ndarray, event: np.ndarray) -> np.ndarray:
+        """The nodes after ``event`` at each of ``node``."""
+        flat = node.astype(np.int64) * self.events + event
+        child = self.children.reshape(-1)[flat]
+        missing = child < 0
+        if missing.any():
+            parent, code = node[missing], event[missing]
+            n = self.n[parent].astype(np.int64)
+            y = self.y[parent].astype(np.int64)
+            pending = self.pending[parent].astype(np.int64)
+            current = self.current[parent].copy()
+            rows = np.arange(parent.size)
+            enrol = code < self.doses
+            dose = np.where(enrol, code, (code - self.doses) // 3)
+            outcome = (code - self.doses) % 3
+            pending[rows, dose] += np.where(enrol, 1, -1)
+            current = np.where(enrol, dose, current)
+            known = ~enrol & (outcome != 2)
+            n[rows, dose] += known
+            y[rows, dose] += ~enrol & (outcome == 1)
+            made = self.nodes_of(n, y, pending, current)
+            self.children.reshape(-1)[flat[missing]] = made
+            child = self.children.reshape(-1)[flat]
+        return child

@@ -1,0 +1,371 @@
+"""The interim construct selection of simulated trials, on exact conjugate posteriors.
+
+At the interim (``phase2.selection_delay_days`` after the last arm stops), each construct
+with an MTD (its candidate dose) is described by four posteriors from the data known that
+day, each conjugate and exact:
+
+- safety, the DLT rate at the candidate dose: Beta(a + y, b + n - y) with the protocol's
+  Beta prior of a DLT rate (``expansion.toxicity_prior``), y DLTs in n evaluable patients;
+- efficacy, the ORR at the candidate dose: Beta(a + x, b + m - x) with ``priors.response_beta``,
+  x confirmed responses in the m infused patients whose response is known;
+- kinetics, mean log10 Cmax at the candidate dose: normal-normal, prior
+  N(``priors.kinetics_mean[0]``, ``priors.kinetics_sd[0]``^2), k values with known spread
+  sigma, posterior variance 1 / (1 / s0^2 + k / sigma^2); sigma is the pooled within-dose
+  standard deviation of the arm's values (the prior scale ``priors.kinetics_sigma_scale``
+  with fewer than two degrees of freedom);
+- manufacturability, the lot release rate: Beta(a + released, b + failed) with
+  ``priors.manufacturing_beta`` over the arm's lots with a result that day.
+
+Posterior draws, D per component and construct (``draws``, 256 by default), come from the
+block's own selection stream, so they are common to all designs of a run and do not depend
+on chunking. Beta draws are ratios of gamma draws G_a / (G_a + G_b), drawn in single
+precision grouped by shape; kinetics draws are normal. The draws go to
+:func:`dartnk.adaptive.select_construct` with its ``trial`` dim and the protocol's weights,
+desirability ranges, P(best) threshold and safety gate (P(DLT rate >= overdose_from) < EWOC).
+
+References: Gelman A, Carlin JB, Stern HS, Dunson DB, Vehtari A, Rubin DB (2013). Bayesian
+Data Analysis, 3rd ed., ch. 2 (conjugate Beta-binomial and normal-normal posteriors);
+Marsaglia G, Tsang WW (2000). A simple method for generating gamma variables. ACM
+Transactions on Mathematical Software 26:363-372 (NumPy's gamma sampler).
+
+Response timing (RECIST, every ``assessments.interval_days``): a responder's response shows
+at the first or second assessment and is confirmed one confirmation interval later; a
+patient without a confirmed response is a known non-responder after
+``assessments.response_window_days``; going off study (withdrawal, or after a DLT) before
+confirmation makes a known non-responder that day. Kinetics (Cmax) is known
+``kinetics.tmax_days`` after the first infusion.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from dartnk.adaptive import safety_gate, select_construct
+from dartnk.adaptive.trial_walk import DLT, Phase1Walk
+
+from .protocol import Protocol
+from .simulation_blocks import Block
+from .simulation_latents import ScenarioArrays, SlotCourses, stream
+
+__all__ = [
+    "InterimData",
+    "ObservedSlots",
+    "ResponseTiming",
+    "interim_data",
+    "response_times",
+    "select",
+]
+
+_SELECTION = 1
+
+
+@dataclass(frozen=True)
+class ResponseTiming:
+    """Protocol numbers of response assessment and kinetics sampling, in days."""
+
+    interval: float
+    confirmation_steps: int
+    window: float
+    tmax: float
+    first_fraction: float
+
+    @classmethod
+    def of(cls, protocol: Protocol, truth: ScenarioArrays, tmax: float) -> ResponseTiming:
+        a = protocol.assessments
+        return cls(
+            interval=float(a.interval_days),
+            confirmation_steps=math.ceil(a.confirmation_days / a.interval_days),
+            window=float(a.response_window_days),
+            tmax=float(tmax),
+            first_fraction=truth.first_assessment_fraction,
+        )
+
+
+def response_times(
+    courses: SlotCourses,
+    infusion: np.ndarray,
+    outcome: np.ndarray,
+    response: np.ndarray,
+    timing: ResponseTiming,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per slot: whether the patient is a confirmed responder, and the study day the
+    response status becomes known (``inf`` without infusion).
+
+    ``courses`` holds the slots' latent response uniform, onset, withdrawal and off-study
+    delays (arrays of the shape of ``infusion``); ``response`` is the true response
+    probability at each slot's construct and dose; ``outcome`` the DLT outcome code.
+    """
+    u = courses.response_uniform
+    latent = u < response
+    first = np.where(u < response * timing.first_fraction, 1, 2)
+    confirm = infusion + timing.interval * (first + timing.confirmation_steps)
+    off_after_dlt = np.where(
+        outcome == DLT, infusion + courses.walk.onset_day + courses.off_delay, np.inf
+    )
+    off = np.minimum(infusion + courses.walk.dropout_day, off_after_dlt)
+    responder = latent & (confirm <= off)
+    known = np.where(responder, confirm, np.minimum(off, infusion + timing.window))
+    return responder, np.where(np.isfinite(infusion), known, np.inf)
+
+
+@dataclass(frozen=True, eq=False)
+class ObservedSlots:
+    """What a data cut already shows of its patients, who fill the first slots of each arm.
+
+    Arrays of shape (arms, slots at the cut); NaN (or -1 for counts) where not known yet.
+
+    Attributes
+    ----------
+    responder : ndarray of float
+        1 for a confirmed responder, 0 for a known non-responder.
+    response_day : ndarray of float
+        Study day the response status became known.
+    log10_cmax : ndarray of float
+        Observed log10 Cmax.
+    lots, released : ndarray of int
+        Lots with a release result by the cut, and how many were released.
+    """
+
+    responder: np.ndarray
+    response_day: np.ndarray
+    log10_cmax: np.ndarray
+    lots: np.ndarray
+    released: np.ndarray
+
+    @property
+    def slots(self) -> int:
+        return int(self.responder.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class InterimData:
+    """Posterior parameters of the four components per (trial, construct) at the interim.
+
+    ``available`` is False for a construct without an MTD; ``orr_mean`` is the posterior
+    mean ORR at the candidate dose.
+    """
+
+    available: np.ndarray
+    safety: tuple[np.ndarray, np.ndarray]
+    efficacy: tuple[np.ndarray, np.ndarray]
+    kinetics: tuple[np.ndarray, np.ndarray]
+    manufacturability: tuple[np.ndarray, np.ndarray]
+
+    @property
+    def orr_mean(self) -> np.ndarray:
+        a, b = self.efficacy
+        return a / (a + b)
+
+
+def interim_data(
+    protocol: Protocol,
+    truth: ScenarioArrays,
+    phase1: Phase1Walk,
+    courses: SlotCourses,
+    interim_day: np.ndarray,
+    timing: ResponseTiming,
+    observed: ObservedSlots | None = None,
+) -> InterimData:
+    """The exact posteriors' parameters of every construct of every trial at its interim.
+
+    ``observed`` replaces, for the patients of a data cut in the first slots, the simulated
+    response, kinetics and lots by what the cut shows where it shows them."""
+    slots = phase1.level.shape[2]
+    mtd = phase1.mtd
+    available = ~np.isnan(mtd)
+    dose = np.where(available, mtd, 0).astype(np.int64)
+    trials, arms = mtd.shape
+    rows = np.arange(trials)[:, None]
+    cols = np.arange(arms)[None, :]
+    n = phase1.n[rows, cols, dose]
+    y = phase1.y[rows, cols, dose]
+    tox_a, tox_b = protocol.expansion.toxicity_prior
+    level = phase1.level.astype(np.int64)
+    filled = level >= 0
+    safe_level = np.where(filled, level, 0)
+    arm_index = np.broadcast_to(np.arange(arms)[None, :, None], level.shape)
+    cut = interim_day[:, None, None]
+    at_dose = filled & (level == dose[..., None])
+    cropped = _crop(courses, slots)
+    responder, known_day = response_times(
+        cropped,
+        phase1.infusion,
+        phase1.outcome,
+        truth.response[arm_index, safe_level],
+        timing,
+    )
+    if observed is not None:
+        head = observed.slots
+        seen = ~np.isnan(observed.response_day)
+        responder[:, :, :head] = np.where(seen, observed.responder == 1, responder[:, :, :head])
+        known_day[:, :, :head] = np.where(seen, observed.response_day, known_day[:, :, :head])
+    known = at_dose & (known_day <= cut)
+    x = (known & responder).sum(axis=2)
+    m = known.sum(axis=2)
+    resp_a, resp_b = protocol.priors.response_beta
+    infused = filled & np.isfinite(phase1.infusion)
+    kinetic_known = infused & (phase1.infusion + timing.tmax <= cut)
+    value = truth.log10_cmax[arm_index, safe_level] + truth.kinetics_sd * cropped.kinetics_z
+    if observed is not None:
+        head = observed.slots
+        measured = ~np.isnan(observed.log10_cmax)
+        value[:, :, :head] = np.where(measured, observed.log10_cmax, value[:, :, :head])
+        kinetic_known[:, :, :head] |= measured
+    mean0, sd0 = protocol.priors.kinetics_mean[0], protocol.priors.kinetics_sd[0]
+    sigma = _pooled_sd(value, kinetic_known, safe_level, truth.dlt.shape[1])
+    sigma = np.where(np.isnan(sigma), protocol.priors.kinetics_sigma_scale, sigma)
+    at_known = kinetic_known & at_dose
+    k = at_known.sum(axis=2)
+    total = np.where(at_known, value, 0.0).sum(axis=2)
+    precision = 1.0 / sd0**2 + k / sigma**2
+    post_var = 1.0 / precision
+    post_mean = post_var * (mean0 / sd0**2 + total / sigma**2)
+    enrol = phase1.enrol
+    lot1 = filled & (enrol + cropped.lot1_day <= cut)
+    lot2 = filled & (enrol + cropped.lot2_day <= cut)
+    released = (lot1 & cropped.lot1_released).sum(axis=2) + (lot2 & cropped.lot2_released).sum(
+        axis=2
+    )
+    lots = lot1.sum(axis=2) + lot2.sum(axis=2)
+    man_a, man_b = protocol.priors.manufacturing_beta
+    return InterimData(
+        available=available,
+        safety=(tox_a + y, tox_b + n - y),
+        efficacy=(resp_a + x, resp_b + m - x),
+        kinetics=(post_mean, np.sqrt(post_var)),
+        manufacturability=(man_a + released, man_b + lots - released),
+    )
+
+
+def _crop(courses: SlotCourses, slots: int) -> SlotCourses:
+    from dartnk.adaptive.trial_walk import ArmSlots
+
+    walk = courses.walk
+    return SlotCourses(
+        walk=ArmSlots(**{f: getattr(walk, f)[:, :, :slots] for f in walk.__dataclass_fields__}),
+        **{
+            f: getattr(courses, f)[:, :, :slots]
+            for f in courses.__dataclass_fields__
+            if f != "walk"
+        },
+    )
+
+
+def _pooled_sd(value: np.ndarray, known: np.ndarray, level: np.ndarray, doses: int) -> np.ndarray:
+    """Pooled within-dose standard deviation per (trial, arm); NaN below 2 degrees of
+    freedom."""
+    at = (level[..., None] == np.arange(doses)) & known[..., None]
+    count = at.sum(axis=2)
+    total = np.where(at, value[..., None], 0.0).sum(axis=2)
+    square = np.where(at, value[..., None] ** 2, 0.0).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        within = square - np.where(count > 0, total**2 / np.maximum(count, 1), 0.0)
+        freedom = count.sum(axis=2) - (count > 0).sum(axis=2)
+        variance = np.maximum(within.sum(axis=2), 0.0) / freedom
+    return np.where(freedom >= 2, np.sqrt(variance), np.nan)
+
+
+def _gamma(rng: np.random.Generator, shape: np.ndarray, draws: int) -> np.ndarray:
+    """Gamma draws (rows, draws) in single precision, one call per distinct shape in
+    increasing order, rows of a shape in their order."""
+    out = np.empty((shape.size, draws), dtype=np.float32)
+    values, inverse = np.unique(shape, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=values.size)
+    start = 0
+    for value, count in zip(values, counts, strict=True):
+        rows = order[start : start + count]
+        out[rows] = rng.standard_gamma(float(value), size=(count, draws), dtype=np.float32)
+        start += count
+    return out
+
+
+def _beta(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, draws: int) -> np.ndarray:
+    first = _gamma(rng, a.ravel(), draws)
+    second = _gamma(rng, b.ravel(), draws)
+    first /= first + second
+    return first.reshape((*a.shape, draws))
+
+
+_BETA_COMPONENTS = ("safety", "efficacy", "manufacturability")
+
+
+def _block_draws(
+    data: InterimData,
+    trials: np.ndarray,
+    rng: np.random.Generator,
+    draws: int,
+    out: dict[str, np.ndarray],
+    place: np.ndarray,
+) -> None:
+    """Posterior draws of one block's constructs with an MTD (rows ``trials``), written to
+    rows ``place`` of ``out``; the components in a fixed order, each as one batch."""
+    available = data.available[trials]
+    row, construct = np.nonzero(available)
+    if row.size == 0:
+        return
+    target = (place[row], construct)
+    who = (trials[row], construct)
+    for name in _BETA_COMPONENTS:
+        a, b = (values[who] for values in getattr(data, name))
+        out[name][target] = _beta(rng, a, b, draws)
+    mean, sd = (values[who] for values in data.kinetics)
+    z = rng.standard_normal((row.size, draws), dtype=np.float32)
+    out["kinetics"][target] = mean[:, None] + sd[:, None] * z
+
+
+def select(
+    protocol: Protocol,
+    data: InterimData,
+    blocks: list[Block],
+    seed: int,
+    *,
+    draws: int,
+    constructs: tuple[str, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The selected construct per trial (0-based, -1 for none) and P(best) per construct.
+
+    Draws come block by block from each block's selection stream, for the constructs with
+    an MTD only (the others carry NaN safety draws, out of the selection); trials without
+    any construct with an MTD are not selected.
+    """
+    trials = data.available.shape[0]
+    selected = np.full(trials, -1, dtype=np.int64)
+    prob_best = np.zeros(data.available.shape)
+    some = np.flatnonzero(data.available.any(axis=1))
+    if some.size == 0:
+        return selected, prob_best
+    shape = (some.size, data.available.shape[1], draws)
+    out = {name: np.full(shape, 0.5) for name in ("safety", "efficacy", "kinetics")}
+    out["manufacturability"] = np.full(shape, 0.5)
+    out["safety"][~data.available[some]] = np.nan
+    place = np.full(trials, -1, dtype=np.int64)
+    place[some] = np.arange(some.size)
+    offset = 0
+    for block in blocks:
+        inside = some[(some >= offset) & (some < offset + block.size)]
+        offset += block.size
+        rng = stream(seed, block.index, _SELECTION)
+        _block_draws(data, inside, rng, draws, out, place[inside])
+    parts = out
+    dims = ("trial", "construct", "draw")
+    coords = {"construct": list(constructs)}
+    components = xr.Dataset({name: (dims, values) for name, values in parts.items()}, coords=coords)
+    s = protocol.selection
+    result = select_construct(
+        components,
+        weights=dict(s.weights),
+        desirability={k: (v.worst, v.best) for k, v in s.desirability.items()},
+        prob_best_threshold=s.prob_best_threshold,
+        gates=safety_gate(
+            overdose_from=protocol.toxicity.overdose_from, ewoc=protocol.toxicity.ewoc
+        ),
+    )
+    index = result.selected_index.to_numpy()
+    selected[some] = np.where(np.isnan(index), -1, index).astype(np.int64)
+    prob_best[some] = result.prob_best.to_numpy()
+    return selected, prob_best

@@ -1,0 +1,164 @@
+"""The engines under the simulator: decisions kept by state and by count graph equal the
+designs' own decide on random states; the calendar walk's rules of enrolment; the interim
+posteriors against closed forms."""
+
+import numpy as np
+import pytest
+from scipy.stats import beta as beta_dist
+
+from dartnk.adaptive._decision_memo import CountGraph, DecisionMemo, pending_state, reads_cohort
+from dartnk.adaptive.trial_walk import ArmSlots, walk_phase1
+from dartnk.analyses import build_design, default_protocol
+from dartnk.analyses.simulation_interim import _gamma
+
+PROTOCOL = default_protocol()
+NON_TITE = ("3+3", "BOIN", "CRM", "BLRM")
+
+
+def _random_states(rng, count, cap):
+    """Random per-dose counts with pending patients, as the calendar walk meets them."""
+    n = rng.integers(0, cap + 1, (count, 5))
+    y = rng.binomial(n, rng.uniform(0.0, 0.6, n.shape))
+    pending = np.zeros((count, 5), dtype=np.int64)
+    current = rng.integers(0, 5, count)
+    extra = rng.integers(0, 3, count)
+    pending[np.arange(count), current] = extra
+    recent = rng.integers(0, extra + 1)
+    flag = rng.random(count) < 0.3
+    return n, y, current, pending, recent, flag
+
+
+@pytest.mark.parametrize("name", NON_TITE)
+def test_kept_decisions_equal_the_designs_own_decide_on_random_states(name):
+    design = build_design(PROTOCOL, name)
+    cap = 6 if name == "3+3" else 4
+    rng = np.random.default_rng(np.random.SeedSequence(17))
+    n, y, current, pending, recent, flag = _random_states(rng, 300, cap)
+    if name == "3+3":
+        pending = np.minimum(pending, np.maximum(6 - n, 0))
+        recent = np.minimum(recent, pending[np.arange(300), current])
+    memo = DecisionMemo(design)
+    twice = [memo.decide(n, y, current, pending, recent, flag) for _ in range(2)]
+    state = pending_state(n, y, current, pending, recent, flag if memo.cohort else None)
+    direct = design.decide(state)
+    expected_next = np.where(
+        direct.stop | direct.wait, -1, np.nan_to_num(direct.next_dose, nan=-1)
+    ).astype(int)
+    for kept in twice:
+        np.testing.assert_array_equal(kept.next_dose, expected_next)
+        np.testing.assert_array_equal(kept.stop, direct.stop)
+        np.testing.assert_array_equal(kept.wait, direct.wait)
+        np.testing.assert_array_equal(kept.rule, direct.rule)
+        np.testing.assert_array_equal(kept.mtd, direct.mtd)
+
+
+@pytest.mark.parametrize("name", ("3+3", "BOIN", "BLRM"))
+def test_the_count_graph_follows_events_to_the_decisions_of_the_states(name):
+    design = build_design(PROTOCOL, name)
+    graph = CountGraph(DecisionMemo(design), 5)
+    rng = np.random.default_rng(np.random.SeedSequence(3))
+    trials = 64
+    n = np.zeros((trials, 5), dtype=np.int64)
+    y, pending = n.copy(), n.copy()
+    current = np.full(trials, design.start)
+    node = graph.nodes_of(n, y, pending, current)
+    rows = np.arange(trials)
+    for _ in range(12):
+        dose = rng.integers(0, 5, trials)
+        room = n[rows, dose] + pending[rows, dose] < 5
+        enrol = room & ((pending.sum(axis=1) == 0) | (rng.random(trials) < 0.5))
+        outcome = rng.integers(0, 3, trials)
+        at = np.where(enrol, dose, np.argmax(pending > 0, axis=1))
+        has = pending[rows, at] > 0
+        idle = ~enrol & ~has
+        enrol &= ~idle
+        moving = np.flatnonzero(~idle)
+        code = np.where(enrol, dose, 5 + 3 * at + outcome)[moving]
+        node[moving] = graph.child(node[moving], code)
+        change = np.where(enrol, 1, -1) * ~idle
+        pending[rows, at] += change
+        current = np.where(enrol, dose, current)
+        resolved = ~enrol & ~idle
+        n[rows, at] += resolved & (outcome != 2)
+        y[rows, at] += resolved & (outcome == 1)
+        expected = graph.memo.decide(n, y, current, pending, np.zeros(trials, int), rows < 0)
+        np.testing.assert_array_equal(graph.next_dose[node], expected.next_dose)
+        np.testing.assert_array_equal(graph.stop[node], expected.stop)
+        np.testing.assert_array_equal(graph.n[node], n)
+
+
+def test_only_the_coherent_crm_reads_the_most_recent_cohort():
+    assert reads_cohort(build_design(PROTOCOL, "CRM"))
+    assert not any(reads_cohort(build_design(PROTOCOL, n)) for n in ("3+3", "BOIN", "BLRM"))
+
+
+def test_pending_state_places_the_recent_patients_at_the_current_dose():
+    n = np.array([[0, 3, 0, 0, 0]])
+    pending = np.array([[0, 1, 2, 0, 0]])
+    state = pending_state(n, n * 0, np.array([2]), pending, np.array([1]), None)
+    assert state.pending.level[0].tolist() == [1, 2, 2]
+    assert state.recent[0].tolist() == [False, True, False]
+    assert state.n_pending[0].tolist() == [0, 1, 2, 0, 0]
+
+
+def _slots(trials, arms, count, *, delay=10.0, dlt=0.99):
+    shape = (trials, arms, count)
+    return ArmSlots(
+        infusion_delay=np.full(shape, delay),
+        failure_delay=np.full(shape, 20.0),
+        dlt_uniform=np.full(shape, dlt),
+        onset_day=np.full(shape, 5.0),
+        dropout_day=np.full(shape, np.inf),
+    )
+
+
+def test_an_arm_takes_patients_only_while_fewer_than_a_cohort_are_pending():
+    design = build_design(PROTOCOL, "3+3")
+    trials, k = 2, 300
+    arrival = np.tile(np.arange(1, k + 1, dtype=float), (trials, 1))
+    eligible = np.full((trials, k), 0b001, dtype=np.uint8)
+    walk = walk_phase1(
+        design,
+        np.full((3, 5), 0.0),
+        arrival,
+        eligible | 0b110,
+        _slots(trials, 3, 40),
+        max_wait=0.0,
+        window=28.0,
+    )
+    enrol = walk.enrol[0, 0]
+    resolve = walk.resolve[0, 0]
+    order = np.argsort(enrol)
+    for j in order[np.isfinite(enrol[order])]:
+        open_before = np.sum((enrol < enrol[j]) & (resolve > enrol[j]))
+        assert open_before < 3
+    assert np.isnan(walk.mtd[0, 0]) or walk.mtd[0, 0] == 4
+
+
+def test_patients_go_to_the_open_arm_with_the_fewest_and_wait_for_a_full_one():
+    design = build_design(PROTOCOL, "3+3")
+    arrival = np.arange(1.0, 400.0)[None, :]
+    eligible = np.full(arrival.shape, 0b111, dtype=np.uint8)
+    walk = walk_phase1(
+        design,
+        np.zeros((3, 5)),
+        arrival,
+        eligible,
+        _slots(1, 3, 40),
+        max_wait=28.0,
+        window=28.0,
+    )
+    first = np.sort(walk.enrol[0][:, 0])
+    np.testing.assert_array_equal(first, [1.0, 2.0, 3.0])
+
+
+def test_gamma_draws_are_grouped_by_shape_and_follow_their_distribution():
+    rng = np.random.default_rng(4)
+    shape = np.array([1.5, 4.0, 1.5, 9.0])
+    draws = _gamma(rng, shape, 20_000)
+    means = draws.mean(axis=1)
+    np.testing.assert_allclose(means, shape, rtol=0.03)
+    ratio = draws[0] / (draws[0] + draws[1])
+    assert abs(ratio.mean() - beta_dist.mean(1.5, 4.0)) < 4 * beta_dist.std(1.5, 4.0) / np.sqrt(
+        20_000
+    )
