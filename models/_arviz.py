@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -148,7 +149,7 @@ def rank_figure(
         coords=None,
         bins=bins,
         kind="bars",
-        colors="cycle",
+        colors=[style["color"] for style in matplotlib.rcParams["axes.prop_cycle"]],
         ref_line=True,
         labels=True,
         labeller=az.labels.BaseLabeller(),
