@@ -274,6 +274,14 @@ class Selection(_Section):
     desirability: dict[str, Desirability]
     prob_best_threshold: Probability = 0.5
 
+    @field_validator("weights", "desirability")
+    @classmethod
+    def _canonical_order(cls, mapping: dict[str, Any]) -> dict[str, Any]:
+        """The components in :data:`SELECTION_COMPONENTS` order, whatever the file's order
+        (the weight draws of the sensitivity analysis depend on it, the content hash not)."""
+        known = {name: mapping[name] for name in SELECTION_COMPONENTS if name in mapping}
+        return known | {name: value for name, value in mapping.items() if name not in known}
+
     @model_validator(mode="after")
     def _components(self) -> Selection:
         for name, mapping in (("weights", self.weights), ("desirability", self.desirability)):

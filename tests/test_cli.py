@@ -129,10 +129,22 @@ def test_internal_error_exits_1_with_hint(example, monkeypatch):
     assert "Traceback" not in result.output
 
 
-def test_demo_runs():
-    result = _run("demo")
+def test_demo_runs(tmp_path):
+    """The demo on the example cut, with short chains (CI runs it at the protocol's
+    settings from the wheel, and reproduces its report)."""
+    import yaml
+
+    from dartnk.analyses import default_protocol
+
+    settings = default_protocol().to_dict()
+    settings["sampling"].update(draws=60, tune=60, chains=2, min_ess_bulk=10, max_rhat=2.0)
+    protocol = tmp_path / "short.yaml"
+    protocol.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    report = tmp_path / "demo.html"
+    result = _run("demo", "-o", str(report), "--protocol", str(protocol))
     assert result.exit_code == 0, result.output
-    assert "cut-off study day" in result.output
+    assert "Construct selection:" in result.output and "cut-off study day" in result.output
+    assert report.is_file() and f"report: {report}" in result.output
 
 
 def test_data_dictionary_in_docs_is_generated_from_the_schemas():

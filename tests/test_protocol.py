@@ -161,3 +161,18 @@ def test_summary_lists_every_setting():
     assert {"toxicity.target", "constructs.1.antigens", "selection.weights.safety"} <= set(
         summary["key"]
     )
+
+
+def test_selection_components_keep_one_order_whatever_the_file_order(base):
+    """A protocol read back from a report's manifest (keys sorted) orders the selection
+    components as the default does: the weight draws of the sensitivity analysis follow
+    that order, so a rerun would otherwise draw other weights."""
+    shuffled = copy.deepcopy(base)
+    for key in ("weights", "desirability"):
+        shuffled["selection"][key] = dict(sorted(shuffled["selection"][key].items()))
+    assert list(shuffled["selection"]["weights"]) != list(base["selection"]["weights"])
+    protocol = protocol_from_dict(shuffled)
+    expected = ["safety", "efficacy", "kinetics", "manufacturability"]
+    assert list(protocol.selection.weights) == expected
+    assert list(protocol.selection.desirability) == expected
+    assert protocol.content_hash == default_protocol().content_hash
