@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     import arviz as az
 
 PROTOCOL = default_protocol()
-QUICK = dict(draws=1000, tune=1000, chains=4, cores=2)
+QUICK = dict(draws=600, tune=600, chains=4, cores=2)
 
 
 def mc_error(draws: np.ndarray) -> float:

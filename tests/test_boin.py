@@ -276,7 +276,7 @@ def _simulate(design, p, trials, seed):
     return n, y, mtd
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def boin_oc():
     ref = PUBLISHED["boin_oc"]
     design = BOIN(

@@ -66,7 +66,7 @@ def test_a_stop_waits_in_the_batch_whenever_a_patient_is_pending():
     assert batch.mtd[0] == 2 and np.isnan(batch.mtd[1])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def example():
     return load_trial(example_data())
 

@@ -27,7 +27,7 @@ def _run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def expansion_cut(tmp_path_factory):
     folder = tmp_path_factory.mktemp("expansion") / "cut"
     result = _run("example-data", folder, "--seed", 13, "--phase2")
@@ -35,7 +35,7 @@ def expansion_cut(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trial(expansion_cut):
     return load_trial(expansion_cut)
 

@@ -52,7 +52,7 @@ TRIAL_ATTRIBUTES = {
 TRIAL_NAMES = {"protocol", "trial", "protocol_of", "is_trial"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trial():
     return load_trial(example_data())
 

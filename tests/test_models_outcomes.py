@@ -21,7 +21,7 @@ from dartnk.models import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trial():
     return load_trial(example_data())
 
@@ -53,7 +53,7 @@ def _orr_by_quadrature(n, r, *, mean, sd, tau_scale):
     ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def response_fit(trial):
     return fit_response(trial, seed=21, **QUICK)
 
@@ -162,7 +162,7 @@ def _pk_patients(substitute: bool) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def kinetics_pair():
     censored = fit_kinetics(fake_trial(_pk_patients(False)), seed=9, **QUICK)
     substituted = fit_kinetics(fake_trial(_pk_patients(True)), seed=9, **QUICK)
@@ -224,7 +224,7 @@ def test_beta_binomial_posterior_is_the_normalised_likelihood_times_prior():
     assert integrate.quad(density, 0, lower)[0] / total == pytest.approx(0.05, abs=1e-8)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def manufacturing_fit(trial):
     return fit_manufacturing(trial, seed=17, **QUICK)
 
@@ -320,7 +320,7 @@ def _survival_trial(time, event, construct=None, *, first_infusion=0, cutoff=10_
     return fake_trial(patients, tables={"survival": survival}, cutoff=cutoff)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def weibull_sample():
     rng = np.random.default_rng(31)
     latent = 200.0 * rng.weibull(1.5, 400)

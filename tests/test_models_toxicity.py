@@ -166,7 +166,7 @@ def _arm_arrays(cells):
     return level, dlt
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def rich_trial():
     return fake_trial(dlt_patients(RICH))
 
@@ -183,7 +183,7 @@ def _hierarchical(trial, kind, **prior):
 TAU_SCALES = ((1e-3, 1e-3), (0.25, 0.125), (2.0, 0.5))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def by_tau_scale(rich_trial):
     return {
         scale: _hierarchical(rich_trial, "exchangeable", tau_scale=scale) for scale in TAU_SCALES
@@ -218,7 +218,7 @@ def test_exchangeable_model_moves_from_pooled_to_independent_as_tau_grows(by_tau
     assert distance[2] < distance[0] / 4
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def exnex_rare(rich_trial):
     return _hierarchical(rich_trial, "exnex", weight=0.01)
 
@@ -311,7 +311,7 @@ def test_exnex_weight_of_zero_or_one_names_the_model_to_use(rich_trial):
 # --- the example data cut ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def example_fit():
     return fit_toxicity(load_trial(example_data()), "exnex", seed=2024, cores=2)
 

@@ -9,7 +9,7 @@ from dartnk.analyses import ProtocolError, default_protocol, load_protocol
 from dartnk.analyses.protocol import protocol_from_dict
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base() -> dict:
     return default_protocol().to_dict()
 

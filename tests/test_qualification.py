@@ -226,7 +226,7 @@ def test_bad_input_exits_2_with_one_message(tmp_path, monkeypatch, arguments, me
     assert not list(tmp_path.iterdir())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def quick_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("quick")
     outputs = {"html": folder / "q.html", "md": folder / "q.md", "json": folder / "q.json"}

@@ -12,7 +12,7 @@ from dartnk.analyses.designs import DESIGN_NAMES, build_design
 from dartnk.analyses.recommendation import recommend
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trial():
     return load_trial(example_data())
 

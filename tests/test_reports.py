@@ -59,17 +59,17 @@ TESTS = Path(__file__).parent
 RENDERERS = {"html": render_html, "md": render_markdown}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def document() -> Document:
     return sample_document()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def page(document: Document) -> str:
     return render_html(document)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def markdown(document: Document) -> str:
     return render_markdown(document)
 

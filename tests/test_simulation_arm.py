@@ -48,7 +48,7 @@ def test_three_plus_three_no_mtd_within_4_se_of_exact(three_plus_three):
     assert abs(sim.mean_total - exact.expected_total) <= 4 * sim.mean_total_se
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def boin_get_oc():
     ref = PUBLISHED["boin_oc"]
     design = BOIN(

@@ -21,7 +21,7 @@ def _run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def results(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sim")
     path = folder / "results.nc"
@@ -152,7 +152,7 @@ def test_simulate_from_a_data_cut_prints_the_if_we_continue_table(tmp_path):
     assert "remaining N" in outcome.output
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def forward():
     trial = load_trial(example_data())
     return trial, simulate_forward(

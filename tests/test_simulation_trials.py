@@ -40,7 +40,7 @@ def _no_losses(data):
     data["toxicity"]["dlt_probability"] = {c: _row(v) for c, v in CURVES.items()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def exact_run():
     trials = 4000
     scenario = _scenario("no-losses", _no_losses)
@@ -96,7 +96,7 @@ def _data_vars(ds):
     return {name: ds[name].to_numpy() for name in ds.data_vars}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def reference_run():
     return simulate_trials(
         PROTOCOL, designs=["3+3", "BOIN"], scenarios=["default"], n_trials=2500, seed=21
