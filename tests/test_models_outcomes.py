@@ -164,8 +164,9 @@ def _pk_patients(substitute: bool) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def kinetics_pair():
-    censored = fit_kinetics(fake_trial(_pk_patients(False)), seed=9, **QUICK)
-    substituted = fit_kinetics(fake_trial(_pk_patients(True)), seed=9, **QUICK)
+    short = QUICK | dict(draws=500, tune=500)
+    censored = fit_kinetics(fake_trial(_pk_patients(False)), seed=9, **short)
+    substituted = fit_kinetics(fake_trial(_pk_patients(True)), seed=9, **short)
     return censored, substituted
 
 

@@ -44,7 +44,7 @@ def test_interim_example_runs(capsys, monkeypatch, tmp_path):
     from dartnk.analyses.protocol import protocol_from_dict
 
     settings = default_protocol().to_dict()
-    settings["sampling"].update(draws=150, tune=150, chains=2, min_ess_bulk=10, max_rhat=1.2)
+    settings["sampling"].update(draws=60, tune=60, chains=2, min_ess_bulk=10, max_rhat=2.0)
     quick = protocol_from_dict(settings)
     monkeypatch.setattr(trial_module, "default_protocol", lambda: quick)
     monkeypatch.chdir(tmp_path)
