@@ -21,6 +21,14 @@ PROTOCOL = default_protocol()
 QUICK = dict(draws=600, tune=600, chains=4, cores=2)
 
 
+def short_protocol_settings() -> dict[str, Any]:
+    """The embedded protocol as a mapping, with chains short enough for a smoke run of the
+    whole interim analysis and gates that fit them."""
+    settings = PROTOCOL.to_dict()
+    settings["sampling"].update(draws=60, tune=60, chains=2, min_ess_bulk=10, max_rhat=2.0)
+    return settings
+
+
 def mc_error(draws: np.ndarray) -> float:
     """Monte Carlo standard error of the mean of (chain, draw) draws, by bulk ESS."""
     draws = np.asarray(draws, dtype=float)

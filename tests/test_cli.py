@@ -133,11 +133,9 @@ def test_demo_runs(tmp_path):
     """The demo on the example cut, with short chains (CI runs it at the protocol's
     settings from the wheel, and reproduces its report)."""
     import yaml
+    from _mcmc import short_protocol_settings
 
-    from dartnk.analyses import default_protocol
-
-    settings = default_protocol().to_dict()
-    settings["sampling"].update(draws=60, tune=60, chains=2, min_ess_bulk=10, max_rhat=2.0)
+    settings = short_protocol_settings()
     protocol = tmp_path / "short.yaml"
     protocol.write_text(yaml.safe_dump(settings), encoding="utf-8")
     report = tmp_path / "demo.html"

@@ -39,13 +39,12 @@ def test_quickstart_has_exactly_two_commands():
 @pytest.mark.slow
 def test_interim_example_runs(capsys, monkeypatch, tmp_path):
     """The interim example, with short chains (the protocol's sampling settings otherwise)."""
-    from dartnk.analyses import default_protocol
+    from _mcmc import short_protocol_settings
+
     from dartnk.analyses import trial as trial_module
     from dartnk.analyses.protocol import protocol_from_dict
 
-    settings = default_protocol().to_dict()
-    settings["sampling"].update(draws=60, tune=60, chains=2, min_ess_bulk=10, max_rhat=2.0)
-    quick = protocol_from_dict(settings)
+    quick = protocol_from_dict(short_protocol_settings())
     monkeypatch.setattr(trial_module, "default_protocol", lambda: quick)
     monkeypatch.chdir(tmp_path)
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
