@@ -45,6 +45,7 @@ import xarray as xr
 
 from dartnk.adaptive import ConstructSelection, SelectionSensitivity, safety_gate, select_construct
 
+from ._fit_pool import FitTask, run_fits
 from .errors import InputError
 from .protocol import Protocol
 from .recommendation import Recommendation, recommend
@@ -300,6 +301,7 @@ def interim(
     seed: int = 2026,
     candidate_doses: Mapping[str, str] | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> InterimAnalysis:
     """Run the interim analysis of a data cut (module docstring).
 
@@ -318,6 +320,9 @@ def interim(
         Candidate doses the user gives, overriding the MTD or BLRM estimate.
     progress : callable, optional
         Called with one line per step and per model fit, with its time.
+    workers : int, optional
+        Processes that fit the models side by side: one per core by default, 1 to fit
+        them here one after another. The draws do not depend on it.
 
     Returns
     -------
@@ -346,7 +351,7 @@ def interim(
     advice = recommend(trial)
     say(f"next-dose advice of {len(protocol.construct_ids)} arms: {_elapsed(started)}")
 
-    fits, not_fitted = _fit_models(trial, seeds, say)
+    fits, not_fitted = _fit_models(trial, seeds, say, workers)
     failed = tuple(name for name, fit in fits.items() if not fit.passed)
     candidates = _candidates(trial, advice, fits.get("toxicity"), given, "toxicity" in failed)
     started = time.perf_counter()
@@ -408,32 +413,34 @@ def _survival_patients(trial: TrialData) -> int:
 
 
 def _fit_models(
-    trial: TrialData, seeds: Mapping[str, np.random.SeedSequence], say: Progress
+    trial: TrialData,
+    seeds: Mapping[str, np.random.SeedSequence],
+    say: Progress,
+    workers: int | None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Fit every model of the interim set, each with its own seed, in a fixed order."""
-    from dartnk import models
-
-    plan: list[tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = [
-        ("toxicity", models.fit_toxicity, (trial, "exnex"), {}),
-        ("response", models.fit_response, (trial,), {}),
-        ("kinetics", models.fit_kinetics, (trial,), {}),
-        ("manufacturing", models.fit_manufacturing, (trial,), {}),
+    """Fit every model of the interim set, each with its own seed, side by side in
+    ``workers`` processes (:mod:`dartnk.analyses._fit_pool`); reported in a fixed order."""
+    plan: list[tuple[str, str, tuple[Any, ...]]] = [
+        ("toxicity", "fit_toxicity", (trial, "exnex")),
+        ("response", "fit_response", (trial,)),
+        ("kinetics", "fit_kinetics", (trial,)),
+        ("manufacturing", "fit_manufacturing", (trial,)),
     ]
     not_fitted: dict[str, str] = {}
     if _survival_patients(trial):
         plan += [
-            ("pfs", models.fit_survival, (trial, "pfs"), {}),
-            ("os", models.fit_survival, (trial, "os"), {}),
+            ("pfs", "fit_survival", (trial, "pfs")),
+            ("os", "fit_survival", (trial, "os")),
         ]
     else:
         for name in ("pfs", "os"):
             not_fitted[name] = f"no survival record by cut-off study day {trial.cutoff}"
+    tasks = [FitTask(name, entry, args, seeds[name]) for name, entry, args in plan]
     fits: dict[str, Any] = {}
-    for name, entry, args, options in plan:
-        started = time.perf_counter()
-        fits[name] = entry(*args, seed=seeds[name], progressbar=False, **options)
-        verdict = "passed its gates" if fits[name].passed else "FAILED its gates"
-        say(f"{name} model, {fits[name].name}: {_elapsed(started)}, {verdict}")
+    for name, fit, seconds in run_fits(tasks, workers=workers):
+        fits[name] = fit
+        verdict = "passed its gates" if fit.passed else "FAILED its gates"
+        say(f"{name} model, {fit.name}: {seconds:.1f} s, {verdict}")
     return fits, not_fitted
 
 

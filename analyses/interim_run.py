@@ -54,6 +54,17 @@ def interim_command(
     return tuple(command)
 
 
+def _prestart() -> None:
+    """Start the model-fitting workers now, so that they load PyMC while the data are
+    read and validated (:func:`dartnk.analyses._fit_pool.prestart`)."""
+    from ._fit_pool import default_workers, prestart
+
+    prestart(default_workers(len(_MODEL_FITS)))
+
+
+_MODEL_FITS = ("toxicity", "response", "kinetics", "manufacturing", "pfs", "os")
+
+
 def run_interim(
     directory: Path,
     output: Path,
@@ -73,6 +84,7 @@ def run_interim(
         raise InputError(f"{output}: the report must end in .html or .md")
     if not output.parent.exists():
         raise InputError(f"{output}: folder {output.parent} does not exist")
+    _prestart()
     digests = file_digests(directory)
     trial = load(directory, protocol, cutoff)
     progress(f"data cut validated: {len(trial.patients)} patients at study day {trial.cutoff}")
@@ -155,6 +167,7 @@ def reproduce_report(
             return Reproduction(False, tuple(changed))
         from .interim import interim
 
+        _prestart()
         trial = load_trial(folder, protocol=protocol, cutoff=cutoff)
         progress(f"rerunning the interim analysis at study day {trial.cutoff}, seed {seed}")
         analysis = interim(trial, seed=seed, progress=progress)

@@ -166,6 +166,21 @@ class TrialData:
     by_arm_dose: pd.DataFrame
     warnings: tuple[str, ...] = field(default=())
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle the tables as a plain dict (a read-only mapping view does not pickle),
+        so that a data cut can be sent to the worker processes that fit the models."""
+        return (
+            _restore,
+            (
+                self.protocol,
+                self.cutoff,
+                dict(self.tables),
+                self.patients,
+                self.by_arm_dose,
+                self.warnings,
+            ),
+        )
+
     def summary(self, *, by_phase: bool = False) -> pd.DataFrame:
         """Counts per construct and dose level (a copy of :attr:`by_arm_dose`).
 
@@ -267,6 +282,17 @@ class TrialData:
             ),
             window=self.protocol.dlt_window,
         )
+
+
+def _restore(
+    protocol: Protocol,
+    cutoff: int,
+    tables: dict[str, pd.DataFrame],
+    patients: pd.DataFrame,
+    by_arm_dose: pd.DataFrame,
+    warnings: tuple[str, ...],
+) -> TrialData:
+    return TrialData(protocol, cutoff, MappingProxyType(tables), patients, by_arm_dose, warnings)
 
 
 def _check_cutoff(cutoff: object) -> int:

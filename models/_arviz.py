@@ -7,7 +7,7 @@ never through global ``rcParams``, so that a change of ArviZ's API touches one m
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import matplotlib
 import numpy as np
@@ -116,15 +116,23 @@ def rank_figure(
     bins: int = 20,
     max_panels: int = 24,
 ) -> Figure:
-    """``az.plot_rank`` of the posterior on a figure of its own: one small panel per
-    scalar parameter (``columns`` a row), each chain's rank histogram stacked, with the
-    uniform reference line; chains mixing well give flat, alike histograms (Vehtari,
-    Gelman, Simpson, Carpenter and Buerkner 2021, Bayesian Analysis 16:667-718).
+    """Rank plots of the posterior on a figure of its own: one small panel per scalar
+    parameter (``columns`` a row), with each chain's histogram of ranks stacked.
+
+    The draws of all chains are ranked together (average ranks of ties); each chain's
+    ranks are counted in ``bins`` equal bins of [0, chains x draws] and drawn relative to
+    the count of a uniform histogram (draws / bins; rank r counted at r - 1/2, so that the
+    pooled ranks 1..N fill the bins evenly), as one filled step outline per chain
+    above a dashed line at 1. Chains that mix well give flat, alike histograms (Vehtari,
+    Gelman, Simpson, Carpenter and Buerkner 2021, Bayesian Analysis 16:667-718, section
+    4.1), as ``az.plot_rank`` shows them.
 
     At most ``max_panels`` panels: a larger selection raises a ``ValueError`` asking for
     fewer ``var_names``. Only the left column keeps the chain axis label and only the
     bottom row the rank axis label.
     """
+    from scipy.stats import rankdata
+
     names = list(var_names)
     count = scalar_count(idata, names)
     if count == 0:
@@ -141,30 +149,46 @@ def rank_figure(
     axes = grid.ravel()[:count]
     for spare in grid.ravel()[count:]:
         spare.remove()
-    az.plot_rank(
-        idata,
-        var_names=names,
-        filter_vars=None,
-        transform=None,
-        coords=None,
-        bins=bins,
-        kind="bars",
-        colors=[style["color"] for style in matplotlib.rcParams["axes.prop_cycle"]],
-        ref_line=True,
-        labels=True,
-        labeller=az.labels.BaseLabeller(),
-        ax=axes,
-        backend="matplotlib",
-        show=False,
-    )
-    for i, ax in enumerate(axes):
-        ax.title.set_fontsize(8)
+    colors = [style["color"] for style in matplotlib.rcParams["axes.prop_cycle"]]
+    for i, (ax, (title, draws)) in enumerate(zip(axes, _scalars(idata, names), strict=True)):
+        chains, n = draws.shape
+        ranks = rankdata(draws, axis=None).reshape(chains, n)
+        edges = np.linspace(0.0, chains * n, bins + 1)
+        gap = 2.0
+        for c in range(chains):
+            counts = np.histogram(ranks[c] - 0.5, bins=edges)[0] / (n / bins)
+            ax.stairs(
+                counts + gap * c,
+                edges,
+                baseline=gap * c,
+                fill=True,
+                color=colors[c % len(colors)],
+                alpha=0.85,
+            )
+            ax.axhline(gap * c + 1.0, color="0.2", linestyle="--", linewidth=0.8)
+        ax.set_yticks(gap * np.arange(chains))
+        ax.set_yticklabels([str(c) for c in range(chains)])
+        ax.set_xlim(0.0, chains * n)
+        ax.set_title(title, fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.xaxis.label.set_fontsize(8)
-        ax.yaxis.label.set_fontsize(8)
-        if i % columns:
-            ax.set_ylabel("")
-        if i + columns < count:
-            ax.set_xlabel("")
+        ax.set_ylabel("" if i % columns else "Chain", fontsize=8)
+        ax.set_xlabel("" if i + columns < count else "Rank (all chains)", fontsize=8)
     figure.suptitle("Rank plots of the posterior draws per chain", fontsize=10)
     return figure
+
+
+def _scalars(idata: az.InferenceData, names: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """Each scalar of ``names`` as (label, (chain, draw) draws), labelled ``name`` or
+    ``name[coord, ...]``, in the order of the variables and of their coordinates."""
+    posterior = idata["posterior"]
+    for name in names:
+        values = posterior[name].transpose("chain", "draw", ...)
+        dims = values.dims[2:]
+        array = values.to_numpy()
+        if not dims:
+            yield name, array
+            continue
+        labels = [values[dim].to_numpy() for dim in dims]
+        for index in np.ndindex(*array.shape[2:]):
+            coords = ", ".join(str(labels[k][j]) for k, j in enumerate(index))
+            yield f"{name}[{coords}]", array[(slice(None), slice(None), *index)]

@@ -17,6 +17,7 @@ import xarray as xr
 
 from ._arviz import InferenceData, from_arrays
 from ._fit import Fit
+from ._gather import group_sums, matrix_cells
 from ._intervals import flat_draws
 from .data import DLTData
 
@@ -36,12 +37,11 @@ def dlt_loglik(
     log(1 - w p) for each pending patient with TITE weight w."""
     value = (data.dlt * log_p + (data.n - data.dlt) * log_q).sum(axis=1)
     if data.pending_weight.size:
-        rate = pt.exp(log_p[data.pending_construct, data.pending_dose])
+        rate = pt.exp(
+            matrix_cells(log_p, data.pending_construct, data.pending_dose, len(data.dose_labels))
+        )
         terms = pt.log1p(-data.pending_weight * rate)
-        membership = (
-            data.pending_construct[None, :] == np.arange(len(data.constructs))[:, None]
-        ).astype(float)
-        value = value + pt.dot(membership, terms)
+        value = value + group_sums(terms, data.pending_construct, len(data.constructs))
     return value
 
 

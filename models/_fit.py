@@ -86,7 +86,7 @@ class Fit:
         return trace_figure(self.idata, list(self.parameters) or None)
 
     def plot_rank(self, var_names: Sequence[str] | None = None, *, columns: int = 4) -> Figure:
-        """Rank plots (``az.plot_rank``) of ``var_names``, the model's main parameters by
+        """Rank plots of ``var_names``, the model's main parameters by
         default, one small panel per scalar, ``columns`` a row
         (:func:`dartnk.models._arviz.rank_figure`); returns the figure."""
         names = list(var_names) if var_names is not None else list(self.parameters)

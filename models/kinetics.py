@@ -48,6 +48,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from ._fit import Fit, fit_fields
+from ._gather import matrix_cells
 from ._hierarchy import draw_population_mean, exchangeable_levels
 from ._intervals import draw_summary
 from ._sampling import sample
@@ -251,7 +252,8 @@ def _fit(
         mean = level[:, :, None] + slope[:, None, None] * log_dose[None, None, :]
         pm.Deterministic("mean_log10", mean, dims=("endpoint", "construct", "dose"))
         for k, name in enumerate(ENDPOINTS):
-            _censored_normal(name, mean[k, cut.construct, cut.dose], sigma[k], cut, k)
+            at_patient = matrix_cells(mean[k], cut.construct, cut.dose, len(dose_labels))
+            _censored_normal(name, at_patient, sigma[k], cut, k)
     fit = sample(
         model,
         settings=settings,

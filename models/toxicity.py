@@ -60,6 +60,7 @@ import xarray as xr
 from ._arviz import InferenceData
 from ._dlt import DEFAULT_INTERVALS, ToxicityFit, dlt_loglik, dlt_prior_predictive
 from ._fit import fit_fields
+from ._gather import affine
 from ._hierarchy import draw_population_mean, exchangeable_levels
 from ._sampling import sample
 from ._settings import Gates, SamplingOptions, SamplingPlan, SamplingSettings
@@ -76,7 +77,7 @@ _PARAMS = ("log_alpha", "log_beta")
 def _bivariate(name: str, prior: BLRMPrior, dims: tuple[str, ...]) -> pt.TensorVariable:
     """theta = m + L z with z ~ N(0, I): BVN(m, S), non-centred; last dim ``param``."""
     z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=dims)
-    return pm.Deterministic(name, pt.as_tensor(prior.mean) + z @ prior.cholesky.T, dims=dims)
+    return pm.Deterministic(name, affine(prior.mean, prior.cholesky, z), dims=dims)
 
 
 def _log_rates(

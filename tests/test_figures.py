@@ -291,9 +291,15 @@ def test_rank_plot_has_one_panel_per_scalar_with_every_chain():
     fit = toxicity_fit()
     figure = fit.plot_rank()
     assert len(figure.axes) == len(CONSTRUCTS) * 2
+    chains = fit.idata.posterior.sizes["chain"]
     for ax in figure.axes:
-        assert len(ax.patches) == 2 * 20
+        assert len(ax.patches) == chains
         assert ax.get_title()
+        heights = np.array([p.get_data().values - p.get_data().baseline for p in ax.patches])
+        assert heights.shape == (chains, 20)
+        # The pooled ranks 1..N fill the 20 equal bins evenly, so the chains' counts,
+        # each relative to draws / 20, add up to the number of chains in every bin.
+        np.testing.assert_allclose(heights.sum(axis=0), chains, atol=1e-9)
 
 
 def test_rank_plot_refuses_too_many_panels_and_names_the_count():

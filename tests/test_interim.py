@@ -41,12 +41,12 @@ FAILING = _protocol(draws=40, min_ess=100000, max_rhat=1.0001, hostile=False)
 
 @pytest.fixture(scope="session")
 def analysis():
-    return interim(load_trial(example_data(), QUICK), seed=11)
+    return interim(load_trial(example_data(), QUICK), seed=11, workers=1)
 
 
 @pytest.fixture(scope="session")
 def failing():
-    return interim(load_trial(example_data(), FAILING), seed=3)
+    return interim(load_trial(example_data(), FAILING), seed=3, workers=1)
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +123,7 @@ def test_a_construct_without_data_for_a_model_takes_its_prior_draws_and_is_flagg
     pk = tables["pk"]
     c_patients = set(tables["patients"].loc[tables["patients"]["construct"] == "C", "patient_id"])
     tables["pk"] = pk[~pk["patient_id"].isin(c_patients)]
-    result = interim(load_trial(tables, SHORT), seed=4)
+    result = interim(load_trial(tables, SHORT), seed=4, workers=1)
     assert ("kinetics", "C") in result.prior_components
     assert any("has no kinetics data" in text for _, text in result.flags)
     prior = result.fits["kinetics"].prior["mean_log10"].sel(endpoint="log10_auc", construct="C")

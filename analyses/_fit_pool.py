@@ -1,0 +1,305 @@
+"""Independent model fits run side by side in worker processes.
+
+The interim's models share no parameter, so they can be sampled at the same time, one
+process per core. Each fit keeps its own seed (a child of the analysis seed), so its
+draws are the same in a worker as in this process: only the wall time changes.
+
+PyTensor compiles C code under one lock per compile directory, which would make the
+workers compile one at a time. Worker k therefore compiles into a directory of its own,
+the usual one with ``-worker<k>`` appended, and fits go to workers by a fixed rule
+(:func:`assign`), so that a later run of the same analysis finds its compiled modules
+again.
+
+A worker is a fresh interpreter (``python -m dartnk.analyses._fit_pool``). It sets its
+compile directory in ``PYTENSOR_FLAGS`` before PyTensor loads (PyTensor reads it once),
+loads PyMC, then takes its pickled tasks on standard input and writes each result,
+length-prefixed, to standard output as soon as it is done. Unlike ``multiprocessing``,
+this never re-runs the caller's main script, so a script calling the interim at top level
+works unchanged. :func:`prestart` starts workers early, so that their start-up overlaps
+with reading and validating the data.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+__all__ = ["FitTask", "assign", "default_workers", "prestart", "run_fits", "worker_flags"]
+
+_COST = {"toxicity": 10, "kinetics": 10, "response": 4, "pfs": 3, "os": 3, "manufacturing": 1}
+_DEFAULT_FORMAT = (
+    "compiledir_%(short_platform)s-%(processor)s-%(python_version)s-%(python_bitwidth)s"
+)
+_WORKER_ENV = "DARTNK_FIT_WORKER"
+
+
+@dataclass(frozen=True)
+class FitTask:
+    """One model fit: ``dartnk.models.<entry>(*args, seed=seed, progressbar=False)``.
+
+    The entry is named rather than given, so that this process need not load the models
+    before the workers start.
+    """
+
+    name: str
+    entry: str
+    args: tuple[Any, ...]
+    seed: Any
+
+
+def default_workers(n_tasks: int) -> int:
+    """Processes for ``n_tasks`` fits: one per core this process may use, at most one per
+    fit; 1 (fit here, one after another) on a single core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, n_tasks))
+
+
+def assign(names: Sequence[str], workers: int) -> list[list[int]]:
+    """Tasks (indices into ``names``) per worker: longest first, each to the worker with
+    the least expected work so far (ties to the lower worker), by fixed relative costs.
+
+    The rule depends only on the names and the number of workers, so the same analysis
+    sends each fit to the same worker (and its compile directory) every time.
+    """
+    load = [0] * workers
+    out: list[list[int]] = [[] for _ in range(workers)]
+    order = sorted(range(len(names)), key=lambda i: (-_COST.get(names[i], 5), i))
+    for i in order:
+        k = min(range(workers), key=lambda w: (load[w], w))
+        out[k].append(i)
+        load[k] += _COST.get(names[i], 5)
+    for tasks in out:
+        tasks.sort()
+    return out
+
+
+def worker_flags(flags: str, index: int) -> str:
+    """``PYTENSOR_FLAGS`` of worker ``index``: ``-worker<index>`` appended to the compile
+    directory the flags name (``compiledir``), or else to the name PyTensor forms in its
+    base directory (``compiledir_format``, PyTensor's default when not set)."""
+    parts = [part for part in flags.split(",") if part.strip()]
+    keys = [part.split("=", 1)[0].strip() for part in parts]
+    suffix = f"-worker{index}"
+    if "compiledir" in keys:
+        k = keys.index("compiledir")
+        parts[k] = parts[k].rstrip() + suffix
+    elif "compiledir_format" in keys:
+        k = keys.index("compiledir_format")
+        parts[k] = parts[k].rstrip() + suffix
+    else:
+        parts.append(f"compiledir_format={_DEFAULT_FORMAT}{suffix}")
+    return ",".join(parts)
+
+
+def _fit(task: FitTask) -> tuple[Any, float]:
+    entry = getattr(importlib.import_module("dartnk.models"), task.entry)
+    started = time.perf_counter()
+    fit = entry(*task.args, seed=task.seed, progressbar=False)
+    return fit, time.perf_counter() - started
+
+
+_HEADER = struct.Struct("<Q")
+
+
+def _send(stream: BinaryIO, message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream: BinaryIO) -> Any:
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)
+
+
+class _Worker:
+    """One worker process and, once it has tasks, a thread that collects its results."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.log = tempfile.TemporaryFile()
+        env = dict(os.environ, **{_WORKER_ENV: str(index)})
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dartnk.analyses._fit_pool"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=env,
+        )
+        self.indices: list[int] = []
+        self.results: dict[int, tuple[str, Any, Any]] = {}
+        self.done = threading.Condition()
+        self.finished = False
+        self.reader: threading.Thread | None = None
+
+    def start(self, tasks: list[tuple[int, FitTask]]) -> None:
+        self.indices = [i for i, _ in tasks]
+        assert self.process.stdin is not None
+        try:
+            _send(self.process.stdin, [task for _, task in tasks])
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for index in self.indices:
+            message = _receive(self.process.stdout)
+            if message is None:
+                break
+            with self.done:
+                self.results[index] = message
+                self.done.notify_all()
+        with self.done:
+            self.finished = True
+            self.done.notify_all()
+
+    def result(self, index: int) -> tuple[str, Any, Any]:
+        with self.done:
+            while index not in self.results and not self.finished:
+                self.done.wait()
+            if index in self.results:
+                return self.results.pop(index)
+        self.process.wait()
+        self.log.seek(0)
+        tail = self.log.read().decode(errors="replace")[-2000:]
+        raise RuntimeError(
+            f"a model-fitting worker process ended early (exit {self.process.returncode})"
+            + (f":\n{tail}" if tail else "")
+        )
+
+    def close(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.reader is not None:
+            self.reader.join()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.log.close()
+
+
+_WAITING: list[_Worker] = []
+
+
+def prestart(workers: int) -> None:
+    """Start ``workers`` worker processes now, for the next :func:`run_fits` with as many
+    workers to use; nothing when ``workers`` < 2. Workers left unused are stopped when
+    this process exits."""
+    for index in range(len(_WAITING), int(workers) if workers >= 2 else 0):
+        _WAITING.append(_Worker(index))
+
+
+def _stop_waiting() -> None:
+    while _WAITING:
+        _WAITING.pop().close()
+
+
+atexit.register(_stop_waiting)
+
+
+def _workers(n: int) -> list[_Worker]:
+    if len(_WAITING) != n:
+        _stop_waiting()
+        prestart(n)
+    pool = list(_WAITING)
+    _WAITING.clear()
+    return pool
+
+
+def run_fits(
+    tasks: Sequence[FitTask], *, workers: int | None = None
+) -> Iterator[tuple[str, Any, float]]:
+    """Run every fit and yield ``(name, fit, seconds)`` in the order of ``tasks``.
+
+    Parameters
+    ----------
+    tasks : sequence of FitTask
+    workers : int, optional
+        Worker processes; ``None`` takes :func:`default_workers`. With 1 the fits run in
+        this process, one after another.
+
+    Raises
+    ------
+    Exception
+        What a fit raised, re-raised here with its worker's traceback as a note.
+    """
+    n = default_workers(len(tasks)) if workers is None else int(workers)
+    if n < 1:
+        raise ValueError(f"workers = {workers}: expected a whole number >= 1")
+    n = min(n, len(tasks))
+    if n <= 1:
+        for task in tasks:
+            fit, seconds = _fit(task)
+            yield task.name, fit, seconds
+        return
+    plan = assign([task.name for task in tasks], n)
+    owner = {i: k for k, indices in enumerate(plan) for i in indices}
+    pool = _workers(n)
+    try:
+        for worker, indices in zip(pool, plan, strict=True):
+            worker.start([(i, tasks[i]) for i in indices])
+        for i, task in enumerate(tasks):
+            kind, value, seconds = pool[owner[i]].result(i)
+            if kind == "error":
+                value.add_note(f"raised in the worker process fitting {task.name}:\n{seconds}")
+                raise value
+            yield task.name, value, float(seconds)
+    finally:
+        for worker in pool:
+            worker.close()
+
+
+def _serve() -> None:
+    """Worker main: set the compile directory, load PyMC, then fit each task read from
+    standard input in order and write each result to standard output (printing goes to
+    standard error); then exit at once, without the interpreter's teardown, which the
+    caller would otherwise wait for."""
+    index = int(os.environ.get(_WORKER_ENV, "0"))
+    os.environ["PYTENSOR_FLAGS"] = worker_flags(os.environ.get("PYTENSOR_FLAGS", ""), index)
+    channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    importlib.import_module("dartnk.models._sampling")
+    tasks = _receive(sys.stdin.buffer) or []
+    for task in tasks:
+        try:
+            fit, seconds = _fit(task)
+            _send(channel, ("fit", fit, seconds))
+        except Exception as error:
+            _send(channel, ("error", error, traceback.format_exc()))
+    channel.close()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    _serve()
