@@ -321,8 +321,9 @@ def interim(
     progress : callable, optional
         Called with one line per step and per model fit, with its time.
     workers : int, optional
-        Processes that fit the models side by side: one per core by default, 1 to fit
-        them here one after another. The draws do not depend on it.
+        Processes that fit the models side by side: by default the environment variable
+        ``DARTNK_WORKERS``, else one per core; 1 fits them here, one after another. The
+        draws do not depend on it.
 
     Returns
     -------

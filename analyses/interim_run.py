@@ -59,7 +59,11 @@ def _prestart() -> None:
     read and validated (:func:`dartnk.analyses._fit_pool.prestart`)."""
     from ._fit_pool import default_workers, prestart
 
-    prestart(default_workers(len(_MODEL_FITS)))
+    try:
+        workers = default_workers(len(_MODEL_FITS))
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    prestart(workers)
 
 
 _MODEL_FITS = ("toxicity", "response", "kinetics", "manufacturing", "pfs", "os")

@@ -108,3 +108,16 @@ def test_a_script_without_a_main_guard_runs_fits_in_workers(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "['manufacturing', 'os']"
+
+
+def test_a_bad_worker_count_in_the_environment_exits_2_naming_it(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from dartnk.analyses.cli import app
+
+    monkeypatch.setenv("DARTNK_WORKERS", "two")
+    done = CliRunner().invoke(app, ["demo", "-o", str(tmp_path / "report.html")])
+    assert done.exit_code == 2
+    assert "DARTNK_WORKERS='two'" in done.output
+    assert "whole number >= 1" in done.output
+    assert not (tmp_path / "report.html").exists()
