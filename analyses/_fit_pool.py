@@ -236,8 +236,11 @@ def prestart(workers: int) -> None:
 
 
 def _stop_waiting() -> None:
+    """Stop the started workers that were given no task (they hold no work: killed)."""
     while _WAITING:
-        _WAITING.pop().close()
+        worker = _WAITING.pop()
+        worker.process.kill()
+        worker.close()
 
 
 atexit.register(_stop_waiting)
