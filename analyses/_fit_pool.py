@@ -111,15 +111,12 @@ def worker_flags(flags: str, index: int) -> str:
     parts = [part for part in flags.split(",") if part.strip()]
     keys = [part.split("=", 1)[0].strip() for part in parts]
     suffix = f"-worker{index}"
-    if "compiledir" in keys:
-        k = keys.index("compiledir")
-        parts[k] = parts[k].rstrip() + suffix
-    elif "compiledir_format" in keys:
-        k = keys.index("compiledir_format")
-        parts[k] = parts[k].rstrip() + suffix
-    else:
-        parts.append(f"compiledir_format={_DEFAULT_FORMAT}{suffix}")
-    return ",".join(parts)
+    for key in ("compiledir", "compiledir_format"):
+        if key in keys:
+            k = keys.index(key)
+            parts[k] = parts[k].rstrip() + suffix
+            return ",".join(parts)
+    return ",".join([*parts, f"compiledir_format={_DEFAULT_FORMAT}{suffix}"])
 
 
 def _fit(task: FitTask) -> tuple[Any, float]:
@@ -154,7 +151,6 @@ class _Worker:
     """One worker process and, once it has tasks, a thread that collects its results."""
 
     def __init__(self, index: int) -> None:
-        self.index = index
         self.log = tempfile.TemporaryFile()
         env = dict(os.environ, **{_WORKER_ENV: str(index)})
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)

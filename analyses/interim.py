@@ -421,22 +421,20 @@ def _fit_models(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Fit every model of the interim set, each with its own seed, side by side in
     ``workers`` processes (:mod:`dartnk.analyses._fit_pool`); reported in a fixed order."""
-    plan: list[tuple[str, str, tuple[Any, ...]]] = [
-        ("toxicity", "fit_toxicity", (trial, "exnex")),
-        ("response", "fit_response", (trial,)),
-        ("kinetics", "fit_kinetics", (trial,)),
-        ("manufacturing", "fit_manufacturing", (trial,)),
+    tasks = [
+        FitTask("toxicity", "fit_toxicity", (trial, "exnex"), seeds["toxicity"]),
+        FitTask("response", "fit_response", (trial,), seeds["response"]),
+        FitTask("kinetics", "fit_kinetics", (trial,), seeds["kinetics"]),
+        FitTask("manufacturing", "fit_manufacturing", (trial,), seeds["manufacturing"]),
     ]
     not_fitted: dict[str, str] = {}
     if _survival_patients(trial):
-        plan += [
-            ("pfs", "fit_survival", (trial, "pfs")),
-            ("os", "fit_survival", (trial, "os")),
+        tasks += [
+            FitTask(name, "fit_survival", (trial, name), seeds[name]) for name in ("pfs", "os")
         ]
     else:
         for name in ("pfs", "os"):
             not_fitted[name] = f"no survival record by cut-off study day {trial.cutoff}"
-    tasks = [FitTask(name, entry, args, seeds[name]) for name, entry, args in plan]
     fits: dict[str, Any] = {}
     for name, fit, seconds in run_fits(tasks, workers=workers):
         fits[name] = fit

@@ -58,15 +58,13 @@ def _prestart() -> None:
     """Start the model-fitting workers now, so that they load PyMC while the data are
     read and validated (:func:`dartnk.analyses._fit_pool.prestart`)."""
     from ._fit_pool import default_workers, prestart
+    from .interim import MODELS
 
     try:
-        workers = default_workers(len(_MODEL_FITS))
+        workers = default_workers(len(MODELS))
     except ValueError as error:
         raise InputError(str(error)) from None
     prestart(workers)
-
-
-_MODEL_FITS = ("toxicity", "response", "kinetics", "manufacturing", "pfs", "os")
 
 
 def run_interim(
