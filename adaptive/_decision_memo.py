@@ -272,7 +272,9 @@ class CountGraph:
     current dose; an enrolment at dose d, or a pending patient's outcome at dose d (no DLT,
     DLT, not evaluable), leads to one next state. Each state is a node decided once
     (through the design's :class:`DecisionMemo`), and ``children[node, event]`` links it to
-    the next, so that following an arm is one gather per event.
+    the next, so that following an arm is one gather per event. Nodes made by
+    :meth:`child` are decided when their decisions are first asked for
+    (:meth:`decisions`), all of a batch in one call of the design.
 
     Events are coded ``d`` for an enrolment at dose d and ``doses + 3 d + o`` for an
     outcome o (0 no DLT, 1 DLT, 2 not evaluable) at dose d.
@@ -299,6 +301,7 @@ class CountGraph:
             "mtd": ((capacity,), np.float64, np.nan),
             "rule": ((capacity,), np.int64, 0),
             "children": ((capacity, self.events), np.int32, -1),
+            "decided": ((capacity,), bool, False),
         }
         for name, (shape, dtype, fill) in fields.items():
             fresh = np.full(shape, fill, dtype=dtype)
@@ -308,9 +311,16 @@ class CountGraph:
         self.capacity = capacity
 
     def nodes_of(
-        self, n: np.ndarray, y: np.ndarray, pending: np.ndarray, current: np.ndarray
+        self,
+        n: np.ndarray,
+        y: np.ndarray,
+        pending: np.ndarray,
+        current: np.ndarray,
+        *,
+        decide: bool = True,
     ) -> np.ndarray:
-        """The nodes of these states, new ones decided in one batch."""
+        """The nodes of these states; new ones decided in one batch (or, ``decide`` False,
+        when their decisions are first asked for)."""
         zero = np.zeros(n.shape[0], dtype=np.int64)
         digits = self.memo.digits(n, y, current, pending, zero, zero.astype(bool))
         keys = _hash(digits)
@@ -324,18 +334,44 @@ class CountGraph:
                 self._grow(max(2 * self.capacity, self.size + count))
             made = np.arange(self.size, self.size + count)
             self.size += count
-            decision = self.memo.decide(
-                n[rows], y[rows], current[rows], pending[rows], zero[rows], zero[rows] > 0
-            )
             self.n[made], self.y[made], self.pending[made] = n[rows], y[rows], pending[rows]
             self.current[made] = current[rows]
-            self.next_dose[made] = decision.next_dose
-            self.stop[made] = decision.stop
-            self.mtd[made] = decision.mtd
-            self.rule[made] = decision.rule
             nodes[fresh] = made
             self._index.add(unique[fresh], made)
+            if decide:
+                self._decide(made)
         return nodes[inverse.ravel()]
+
+    def _decide(self, nodes: np.ndarray) -> None:
+        """Decide these (distinct, undecided) nodes in one batch."""
+        zero = np.zeros(nodes.size, dtype=np.int64)
+        decision = self.memo.decide(
+            self.n[nodes].astype(np.int64),
+            self.y[nodes].astype(np.int64),
+            self.current[nodes],
+            self.pending[nodes].astype(np.int64),
+            zero,
+            zero > 0,
+        )
+        self.next_dose[nodes] = decision.next_dose
+        self.stop[nodes] = decision.stop
+        self.mtd[nodes] = decision.mtd
+        self.rule[nodes] = decision.rule
+        self.decided[nodes] = True
+
+    def decisions(self, node: np.ndarray) -> StoredDecisions:
+        """The decisions at each of ``node``, deciding the nodes not decided yet in one
+        batch."""
+        undecided = ~self.decided[node]
+        if undecided.any():
+            self._decide(np.unique(node[undecided]))
+        return StoredDecisions(
+            next_dose=self.next_dose[node],
+            stop=self.stop[node],
+            wait=np.zeros(node.size, dtype=bool),
+            mtd=self.mtd[node],
+            rule=self.rule[node],
+        )
 
     def child(self, node: np.ndarray, event: np.ndarray) -> np.ndarray:
         """The nodes after ``event`` at each of ``node``."""
@@ -357,7 +393,7 @@ class CountGraph:
             known = ~enrol & (outcome != 2)
             n[rows, dose] += known
             y[rows, dose] += ~enrol & (outcome == 1)
-            made = self.nodes_of(n, y, pending, current)
+            made = self.nodes_of(n, y, pending, current, decide=False)
             self.children.reshape(-1)[flat[missing]] = made
             child = self.children.reshape(-1)[flat]
         return child

@@ -41,9 +41,12 @@ def weighted_score(
     """Additive value score sum_k w_k d_k per draw, NaN where ``available`` is False.
 
     ``values`` are arrays of one shape (..., construct, draw); ``available`` has shape
-    (..., construct).
+    (..., construct). The score is in single precision when every value array is, else in
+    double precision.
     """
-    score = np.zeros(np.shape(values[0]), dtype=float)
+    single = all(np.asarray(v).dtype == np.float32 for v in values)
+    dtype = np.float32 if single else np.float64
+    score = np.zeros(np.shape(values[0]), dtype=dtype)
     part = None
     first = True
     for value, weight, (worst, best) in zip(values, weights, ranges, strict=True):

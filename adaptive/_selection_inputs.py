@@ -112,7 +112,8 @@ def check_preferences(
 
 def read_components(components: xr.Dataset, used: Sequence[str]) -> ComponentDraws:
     """Check the Dataset (every used variable present and no other, dims (construct, draw)
-    with an optional leading trial, finite draws or all-NaN ones) and read it as arrays."""
+    with an optional leading trial, finite draws or all-NaN ones) and read it as arrays
+    (single-precision draws stay single precision; any other type becomes double)."""
     if not isinstance(components, xr.Dataset):
         raise TypeError(
             f"components must be an xarray.Dataset with one variable per component, "
@@ -139,7 +140,9 @@ def read_components(components: xr.Dataset, used: Sequence[str]) -> ComponentDra
                 f"components[{name!r}] has dims {variable.dims}; expected {order} for every "
                 f"component (stack chains first: .stack(sample=('chain', 'draw')))"
             )
-        array = np.asarray(variable.transpose(*order).to_numpy(), dtype=float)
+        array = variable.transpose(*order).to_numpy()
+        if array.dtype not in (np.float32, np.float64):
+            array = array.astype(float)
         values[name] = array if batch else array[None]
     n_constructs, n_draws = values[used[0]].shape[1:]
     if n_constructs == 0 or n_draws == 0:

@@ -317,15 +317,7 @@ class _Walk:
             return
         now = now[need]
         if self.graph is not None:
-            node = self.node[chosen]
-            graph = self.graph
-            decision = StoredDecisions(
-                next_dose=graph.next_dose[node],
-                stop=graph.stop[node],
-                wait=np.zeros(node.size, dtype=bool),
-                mtd=graph.mtd[node],
-                rule=graph.rule[node],
-            )
+            decision = self.graph.decisions(self.node[chosen])
         elif self.tite:
             n, y = self.n_rows[chosen], self.y_rows[chosen]
             decision = self._decide_tite(chosen, n, y, self.current_flat[chosen], now)
@@ -516,7 +508,7 @@ class _Walk:
             else:
                 self._advance(moving)
                 self._enrol(moving, coming[arrive], open_arm[arrive])
-        moved = rows[resolve | arrive]
+        moved = rows[resolve | arrive] if self.tite else rows[resolve]
         if moved.size:
             self._advance(moved)
         return rows

@@ -18,15 +18,14 @@ day, each conjugate and exact:
 
 Posterior draws, D per component and construct (``draws``, 256 by default), come from the
 block's own selection stream, so they are common to all designs of a run and do not depend
-on chunking. Beta draws are ratios of gamma draws G_a / (G_a + G_b), drawn in single
-precision grouped by shape; kinetics draws are normal. The draws go to
+on chunking. Beta draws are inverse-CDF draws from quantile tables
+(:func:`~dartnk.analyses.simulation_draws.beta_draws`), kinetics draws are normal, both in
+single precision. The draws go to
 :func:`dartnk.adaptive.select_construct` with its ``trial`` dim and the protocol's weights,
 desirability ranges, P(best) threshold and safety gate (P(DLT rate >= overdose_from) < EWOC).
 
 References: Gelman A, Carlin JB, Stern HS, Dunson DB, Vehtari A, Rubin DB (2013). Bayesian
-Data Analysis, 3rd ed., ch. 2 (conjugate Beta-binomial and normal-normal posteriors);
-Marsaglia G, Tsang WW (2000). A simple method for generating gamma variables. ACM
-Transactions on Mathematical Software 26:363-372 (NumPy's gamma sampler).
+Data Analysis, 3rd ed., ch. 2 (conjugate Beta-binomial and normal-normal posteriors).
 
 Response timing (RECIST, every ``assessments.interval_days``): a responder's response shows
 at the first or second assessment and is confirmed one confirmation interval later; a
@@ -49,6 +48,7 @@ from dartnk.adaptive.trial_walk import DLT, Phase1Walk
 
 from .protocol import Protocol
 from .simulation_blocks import Block
+from .simulation_draws import beta_draws
 from .simulation_latents import ScenarioArrays, SlotCourses, stream
 
 __all__ = [
@@ -269,29 +269,8 @@ def _pooled_sd(value: np.ndarray, known: np.ndarray, level: np.ndarray, doses: i
     return np.where(freedom >= 2, np.sqrt(variance), np.nan)
 
 
-def _gamma(rng: np.random.Generator, shape: np.ndarray, draws: int) -> np.ndarray:
-    """Gamma draws (rows, draws) in single precision, one call per distinct shape in
-    increasing order, rows of a shape in their order."""
-    out = np.empty((shape.size, draws), dtype=np.float32)
-    values, inverse = np.unique(shape, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    counts = np.bincount(inverse, minlength=values.size)
-    start = 0
-    for value, count in zip(values, counts, strict=True):
-        rows = order[start : start + count]
-        out[rows] = rng.standard_gamma(float(value), size=(count, draws), dtype=np.float32)
-        start += count
-    return out
-
-
-def _beta(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, draws: int) -> np.ndarray:
-    first = _gamma(rng, a.ravel(), draws)
-    second = _gamma(rng, b.ravel(), draws)
-    first /= first + second
-    return first.reshape((*a.shape, draws))
-
-
 _BETA_COMPONENTS = ("safety", "efficacy", "manufacturability")
+_COMPONENTS = ("safety", "efficacy", "kinetics", "manufacturability")
 
 
 def _block_draws(
@@ -300,22 +279,20 @@ def _block_draws(
     rng: np.random.Generator,
     draws: int,
     out: dict[str, np.ndarray],
-    place: np.ndarray,
 ) -> None:
-    """Posterior draws of one block's constructs with an MTD (rows ``trials``), written to
-    rows ``place`` of ``out``; the components in a fixed order, each as one batch."""
-    available = data.available[trials]
-    row, construct = np.nonzero(available)
-    if row.size == 0:
-        return
-    target = (place[row], construct)
-    who = (trials[row], construct)
+    """Posterior draws of every construct of one block's trials ``trials`` (those with some
+    construct with an MTD), written to ``out`` (one row per trial, in order); the components
+    in a fixed order, each as one batch. Constructs without an MTD get draws too, from their
+    (unused) dose-0 posteriors, and NaN safety draws after."""
     for name in _BETA_COMPONENTS:
-        a, b = (values[who] for values in getattr(data, name))
-        out[name][target] = _beta(rng, a, b, draws)
-    mean, sd = (values[who] for values in data.kinetics)
-    z = rng.standard_normal((row.size, draws), dtype=np.float32)
-    out["kinetics"][target] = mean[:, None] + sd[:, None] * z
+        a, b = (values[trials] for values in getattr(data, name))
+        beta_draws(rng, a, b, draws, out=out[name])
+    mean, sd = (values[trials] for values in data.kinetics)
+    kinetics = out["kinetics"]
+    rng.standard_normal(out=kinetics, dtype=np.float32)
+    kinetics *= sd[..., None].astype(np.float32)
+    kinetics += mean[..., None].astype(np.float32)
+    out["safety"][~data.available[trials]] = np.nan
 
 
 def select(
@@ -329,9 +306,10 @@ def select(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The selected construct per trial (0-based, -1 for none) and P(best) per construct.
 
-    Draws come block by block from each block's selection stream, for the constructs with
-    an MTD only (the others carry NaN safety draws, out of the selection); trials without
-    any construct with an MTD are not selected.
+    Draws come block by block from each block's selection stream, for every construct of
+    the trials with some construct with an MTD (the constructs without one carry NaN safety
+    draws, out of the selection); trials without any construct with an MTD are not
+    selected.
     """
     trials = data.available.shape[0]
     selected = np.full(trials, -1, dtype=np.int64)
@@ -340,18 +318,16 @@ def select(
     if some.size == 0:
         return selected, prob_best
     shape = (some.size, data.available.shape[1], draws)
-    out = {name: np.full(shape, 0.5) for name in ("safety", "efficacy", "kinetics")}
-    out["manufacturability"] = np.full(shape, 0.5)
-    out["safety"][~data.available[some]] = np.nan
-    place = np.full(trials, -1, dtype=np.int64)
-    place[some] = np.arange(some.size)
+    parts = {name: np.empty(shape, dtype=np.float32) for name in _COMPONENTS}
     offset = 0
+    done = 0
     for block in blocks:
         inside = some[(some >= offset) & (some < offset + block.size)]
         offset += block.size
         rng = stream(seed, block.index, _SELECTION)
-        _block_draws(data, inside, rng, draws, out, place[inside])
-    parts = out
+        rows = slice(done, done + inside.size)
+        _block_draws(data, inside, rng, draws, {k: v[rows] for k, v in parts.items()})
+        done += inside.size
     dims = ("trial", "construct", "draw")
     coords = {"construct": list(constructs)}
     components = xr.Dataset({name: (dims, values) for name, values in parts.items()}, coords=coords)

@@ -4,12 +4,14 @@ posteriors against closed forms."""
 
 import numpy as np
 import pytest
+from scipy.special import betaincinv
 from scipy.stats import beta as beta_dist
+from scipy.stats import kstest
 
 from dartnk.adaptive._decision_memo import CountGraph, DecisionMemo, pending_state, reads_cohort
 from dartnk.adaptive.trial_walk import ArmSlots, walk_phase1
 from dartnk.analyses import build_design, default_protocol
-from dartnk.analyses.simulation_interim import _gamma
+from dartnk.analyses.simulation_draws import LOGIT_LIMIT, beta_draws
 
 PROTOCOL = default_protocol()
 NON_TITE = ("3+3", "BOIN", "CRM", "BLRM")
@@ -82,8 +84,10 @@ def test_the_count_graph_follows_events_to_the_decisions_of_the_states(name):
         n[rows, at] += resolved & (outcome != 2)
         y[rows, at] += resolved & (outcome == 1)
         expected = graph.memo.decide(n, y, current, pending, np.zeros(trials, int), rows < 0)
-        np.testing.assert_array_equal(graph.next_dose[node], expected.next_dose)
-        np.testing.assert_array_equal(graph.stop[node], expected.stop)
+        kept = graph.decisions(node)
+        np.testing.assert_array_equal(kept.next_dose, expected.next_dose)
+        np.testing.assert_array_equal(kept.stop, expected.stop)
+        np.testing.assert_array_equal(kept.mtd, expected.mtd)
         np.testing.assert_array_equal(graph.n[node], n)
 
 
@@ -152,13 +156,27 @@ def test_patients_go_to_the_open_arm_with_the_fewest_and_wait_for_a_full_one():
     np.testing.assert_array_equal(first, [1.0, 2.0, 3.0])
 
 
-def test_gamma_draws_are_grouped_by_shape_and_follow_their_distribution():
-    rng = np.random.default_rng(4)
-    shape = np.array([1.5, 4.0, 1.5, 9.0])
-    draws = _gamma(rng, shape, 20_000)
-    means = draws.mean(axis=1)
-    np.testing.assert_allclose(means, shape, rtol=0.03)
-    ratio = draws[0] / (draws[0] + draws[1])
-    assert abs(ratio.mean() - beta_dist.mean(1.5, 4.0)) < 4 * beta_dist.std(1.5, 4.0) / np.sqrt(
-        20_000
-    )
+def test_beta_draws_are_the_beta_quantiles_of_their_uniforms():
+    """Each draw is the Beta quantile (SciPy's betaincinv, double precision) of the
+    generator's next single-precision uniform, within 2e-5 over the simulation's range of
+    posteriors, far tails included."""
+    a = np.repeat([0.5, 1.0, 1.5, 3.0, 13.5, 40.0, 60.0], 7)
+    b = np.tile([0.5, 1.0, 2.0, 6.0, 13.0, 41.5, 60.0], 7)
+    draws = beta_draws(np.random.default_rng(8), a, b, 4000)
+    u = np.random.default_rng(8).random((a.size, 4000), dtype=np.float32).astype(float)
+    exact = betaincinv(a[:, None], b[:, None], u)
+    assert np.abs(draws - exact).max() < 2e-5
+    logit = np.log(u) - np.log1p(-u)
+    assert (np.abs(logit) >= LOGIT_LIMIT).any()
+
+
+def test_beta_draws_follow_their_distribution_and_fill_out_in_place():
+    a, b = np.array([[2.5, 0.5], [1.0, 9.0]]), np.array([[7.0, 0.5], [1.0, 2.0]])
+    out = np.empty((2, 2, 20_000), dtype=np.float32)
+    drawn = beta_draws(np.random.default_rng(4), a, b, 20_000, out=out)
+    assert drawn is out
+    for i, j in np.ndindex(2, 2):
+        result = kstest(out[i, j], beta_dist(a[i, j], b[i, j]).cdf)
+        assert result.pvalue > 1e-4
+    with pytest.raises(ValueError, match="float32"):
+        beta_draws(np.random.default_rng(4), a, b, 10, out=np.empty((2, 2, 10)))

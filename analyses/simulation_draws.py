@@ -1,0 +1,126 @@
+"""Beta posterior draws for the simulated interim: the inverse CDF read from quantile tables.
+
+A Beta(a, b) draw is Q(U) for U uniform on (0, 1), Q the Beta quantile function (inversion,
+Devroye 1986, section II.2). Q is tabulated once per distinct (a, b) on the logit scale,
+y(t) = logit Q(expit t), at 513 equally spaced t in [-12, 12], and read by linear
+interpolation in t at t = logit U. Both tails of y are asymptotically linear in t
+(Q(u) ~ c u^(1/a) as u -> 0 and 1 - Q(u) ~ c' (1 - u)^(1/b) as u -> 1), so the
+interpolation is uniformly accurate: at most 2e-5 in absolute value for a and b in
+[0.5, 60], the range of the simulation's posteriors (a test checks this against SciPy's
+``betaincinv``). The draws beyond |t| = 12 (probability 1.2e-5) are computed exactly with
+``betaincinv``.
+
+Draws are in single precision, one uniform per draw, so a trial's draws take one call of
+the generator per component whatever the posteriors. The tables are kept for the life of
+the process (a few hundred distinct posteriors in a run: integer counts on fixed priors).
+
+References
+----------
+Devroye L (1986). Non-Uniform Random Variate Generation. Springer, New York.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+__all__ = ["LOGIT_LIMIT", "TABLE_CELLS", "beta_draws", "beta_quantile_table"]
+
+TABLE_CELLS = 512
+LOGIT_LIMIT = 12.0
+_NODES = np.linspace(-LOGIT_LIMIT, LOGIT_LIMIT, TABLE_CELLS + 1)
+_TABLES: dict[tuple[float, float], np.ndarray] = {}
+_BLOCK = 1 << 18
+
+
+def beta_quantile_table(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """logit Q(expit t) of Beta(a_i, b_i) at the table's nodes, shape (pairs, cells + 1),
+    single precision; from the process's cache when made before."""
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    keys = list(zip(a.tolist(), b.tolist(), strict=True))
+    new = [i for i, key in enumerate(keys) if key not in _TABLES]
+    if new:
+        u = special.expit(_NODES)
+        with np.errstate(divide="ignore"):
+            rows = special.logit(special.betaincinv(a[new, None], b[new, None], u))
+        for i, row in zip(new, rows.astype(np.float32), strict=True):
+            _TABLES[keys[i]] = row
+    return np.stack([_TABLES[key] for key in keys]) if keys else np.empty((0, _NODES.size))
+
+
+def beta_draws(
+    rng: np.random.Generator,
+    a: np.ndarray,
+    b: np.ndarray,
+    draws: int,
+    *,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """``draws`` Beta(a_i, b_i) draws per entry of ``a`` and ``b`` (one shape), shape
+    (*a.shape, draws), single precision, by the inverse CDF (see the module docstring).
+
+    The generator gives one single-precision uniform per draw, in row order; the work is
+    done in blocks of rows with buffers reused from block to block. ``out`` (C-contiguous
+    float32 of the result's shape) receives the draws when given.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    shape = a.shape
+    flat_a, flat_b = a.ravel(), b.ravel()
+    if out is None:
+        out = np.empty((*shape, draws), dtype=np.float32)
+    if out.shape != (*shape, draws) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(
+            f"out must be a C-contiguous float32 array of shape {(*shape, draws)}, got "
+            f"{out.dtype} {out.shape}"
+        )
+    result = out
+    out = out.reshape(flat_a.size, draws)
+    if flat_a.size == 0:
+        return result
+    pairs, inverse = np.unique(np.stack([flat_a, flat_b], axis=1), axis=0, return_inverse=True)
+    table = beta_quantile_table(pairs[:, 0], pairs[:, 1]).ravel()
+    offset = inverse.reshape(-1) * (TABLE_CELLS + 1)
+    rows = max(1, _BLOCK // max(draws, 1))
+    width = min(rows, flat_a.size)
+    u = np.empty((width, draws), dtype=np.float32)
+    t = np.empty_like(u)
+    position = np.empty_like(u)
+    low = np.empty_like(u)
+    high = np.empty_like(u)
+    cell = np.empty(u.shape, dtype=np.intp)
+    scale = np.float32(TABLE_CELLS / (2 * LOGIT_LIMIT))
+    for start in range(0, flat_a.size, rows):
+        stop = min(start + rows, flat_a.size)
+        n = stop - start
+        uu, tt, pp, lo, hi, cc = u[:n], t[:n], position[:n], low[:n], high[:n], cell[:n]
+        rng.random(out=uu, dtype=np.float32)
+        with np.errstate(divide="ignore"):
+            np.log(uu, out=tt)
+            np.negative(uu, out=pp)
+            np.log1p(pp, out=pp)
+        tt -= pp
+        np.add(tt, np.float32(LOGIT_LIMIT), out=pp)
+        pp *= scale
+        np.clip(pp, 0, TABLE_CELLS - 1, out=pp)
+        cc[...] = pp
+        pp -= cc
+        cc += offset[start:stop, None]
+        np.take(table, cc, out=lo)
+        cc += 1
+        np.take(table, cc, out=hi)
+        hi -= lo
+        hi *= pp
+        lo += hi
+        np.negative(lo, out=lo)
+        np.exp(lo, out=lo)
+        lo += np.float32(1.0)
+        target = out[start:stop]
+        np.reciprocal(lo, out=target)
+        outside = np.abs(tt, out=pp) >= LOGIT_LIMIT
+        if outside.any():
+            row = np.nonzero(outside)[0] + start
+            exact = special.betaincinv(flat_a[row], flat_b[row], uu[outside].astype(float))
+            target[outside] = exact
+    return result
