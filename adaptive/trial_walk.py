@@ -298,6 +298,34 @@ class _Walk:
         in_cohort = run & (from_end <= self.cohort)
         return in_cohort, (in_cohort & (status == DLT)).any(axis=1)
 
+    def _recent_cohort(
+        self, pairs: np.ndarray, current: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per (trial, arm) pair, the pending patients of the most recent cohort and whether a
+        known DLT is among it (as :meth:`_cohort`), read from the last ``2 * cohort + 2``
+        enrolled slots; the pairs whose cohort may reach further back are read in full."""
+        width = min(self.count, 2 * self.cohort + 2)
+        start = np.maximum(self.enrolled_flat[pairs] - width, 0)
+        flat = (pairs * self.count + start)[:, None] + np.arange(width)
+        status = self.status_flat[flat]
+        level = self.level_flat[flat]
+        valid = (status == PENDING) | (status == NO_DLT) | (status == DLT)
+        at = valid & (level == current[:, None])
+        other = valid & ~at
+        later_other = np.cumsum(other[:, ::-1], axis=1)[:, ::-1] - other
+        run = at & (later_other == 0)
+        from_end = np.cumsum(run[:, ::-1], axis=1)[:, ::-1]
+        in_cohort = run & (from_end <= self.cohort)
+        recent = (in_cohort & (status == PENDING)).sum(axis=1)
+        flag = (in_cohort & (status == DLT)).any(axis=1)
+        partial = np.flatnonzero((start > 0) & ~other.any(axis=1) & (from_end[:, 0] < self.cohort))
+        if partial.size:
+            full, full_flag = self._cohort(pairs[partial], current[partial])
+            status_rows = self.status_rows[pairs[partial]]
+            recent[partial] = (full & (status_rows == PENDING)).sum(axis=1)
+            flag[partial] = full_flag
+        return recent, flag
+
     def _decide(self, rows: np.ndarray) -> None:
         """Decide the arms of ``rows`` whose data changed (and TITE arms with pending
         patients and a free slot, whose follow-up grew), in one batch."""
@@ -325,8 +353,7 @@ class _Walk:
             n, y = self.n_rows[chosen], self.y_rows[chosen]
             current = self.current_flat[chosen]
             if self.memo.cohort:
-                in_cohort, flag = self._cohort(chosen, current)
-                recent = (in_cohort & (self.status_rows[chosen] == PENDING)).sum(axis=1)
+                recent, flag = self._recent_cohort(chosen, current)
             else:
                 recent = np.zeros(chosen.size, dtype=np.int64)
                 flag = np.zeros(chosen.size, dtype=bool)
