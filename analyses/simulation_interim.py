@@ -257,11 +257,16 @@ def _crop(courses: SlotCourses, slots: int) -> SlotCourses:
 
 def _pooled_sd(value: np.ndarray, known: np.ndarray, level: np.ndarray, doses: int) -> np.ndarray:
     """Pooled within-dose standard deviation per (trial, arm); NaN below 2 degrees of
-    freedom."""
-    at = (level[..., None] == np.arange(doses)) & known[..., None]
-    count = at.sum(axis=2)
-    total = np.where(at, value[..., None], 0.0).sum(axis=2)
-    square = np.where(at, value[..., None] ** 2, 0.0).sum(axis=2)
+    freedom. Sums per (trial, arm, dose) are bincounts over the known values."""
+    trials, arms, _ = value.shape
+    groups = trials * arms * doses
+    cell = (np.arange(trials * arms).reshape(trials, arms, 1) * doses + level)[known]
+    values = value[known]
+    count = np.bincount(cell, minlength=groups).reshape(trials, arms, doses)
+    total = np.bincount(cell, weights=values, minlength=groups).reshape(trials, arms, doses)
+    square = np.bincount(cell, weights=values * values, minlength=groups).reshape(
+        trials, arms, doses
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         within = square - np.where(count > 0, total**2 / np.maximum(count, 1), 0.0)
         freedom = count.sum(axis=2) - (count > 0).sum(axis=2)

@@ -12,6 +12,7 @@ from dartnk.adaptive._decision_memo import CountGraph, DecisionMemo, pending_sta
 from dartnk.adaptive.trial_walk import ArmSlots, walk_phase1
 from dartnk.analyses import build_design, default_protocol
 from dartnk.analyses.simulation_draws import LOGIT_LIMIT, beta_draws
+from dartnk.analyses.simulation_interim import _pooled_sd
 
 PROTOCOL = default_protocol()
 NON_TITE = ("3+3", "BOIN", "CRM", "BLRM")
@@ -180,3 +181,21 @@ def test_beta_draws_follow_their_distribution_and_fill_out_in_place():
         assert result.pvalue > 1e-4
     with pytest.raises(ValueError, match="float32"):
         beta_draws(np.random.default_rng(4), a, b, 10, out=np.empty((2, 2, 10)))
+
+
+def test_the_pooled_within_dose_sd_is_that_of_the_groups_taken_one_by_one():
+    rng = np.random.default_rng(0)
+    value = rng.normal(3.0, 1.0, (60, 3, 20))
+    known = rng.random(value.shape) < 0.4
+    level = rng.integers(0, 5, value.shape)
+    expected = np.full((60, 3), np.nan)
+    for t, a in np.ndindex(60, 3):
+        squares, freedom = 0.0, 0
+        for dose in range(5):
+            group = value[t, a][known[t, a] & (level[t, a] == dose)]
+            if group.size:
+                squares += float(((group - group.mean()) ** 2).sum())
+                freedom += group.size - 1
+        if freedom >= 2:
+            expected[t, a] = np.sqrt(squares / freedom)
+    np.testing.assert_allclose(_pooled_sd(value, known, level, 5), expected, rtol=1e-12)
