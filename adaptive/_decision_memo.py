@@ -343,17 +343,21 @@ class CountGraph:
         return nodes[inverse.ravel()]
 
     def _decide(self, nodes: np.ndarray) -> None:
-        """Decide these (distinct, undecided) nodes in one batch."""
+        """Decide these (distinct, undecided) nodes in one batch of the design (each node is
+        one state, so the memo's own index is not needed)."""
         zero = np.zeros(nodes.size, dtype=np.int64)
-        decision = self.memo.decide(
+        state = pending_state(
             self.n[nodes].astype(np.int64),
             self.y[nodes].astype(np.int64),
             self.current[nodes],
             self.pending[nodes].astype(np.int64),
             zero,
-            zero > 0,
+            None,
         )
-        self.next_dose[nodes] = decision.next_dose
+        decision = self.memo.design.decide(state)
+        self.next_dose[nodes] = np.where(
+            decision.stop | decision.wait, -1, np.nan_to_num(decision.next_dose, nan=-1)
+        )
         self.stop[nodes] = decision.stop
         self.mtd[nodes] = decision.mtd
         self.rule[nodes] = decision.rule
