@@ -30,7 +30,7 @@ TABLE_CELLS = 512
 LOGIT_LIMIT = 12.0
 _NODES = np.linspace(-LOGIT_LIMIT, LOGIT_LIMIT, TABLE_CELLS + 1)
 _TABLES: dict[tuple[float, float], np.ndarray] = {}
-_BLOCK = 1 << 18
+_BLOCK = 1 << 15
 
 
 def beta_quantile_table(a: np.ndarray, b: np.ndarray) -> np.ndarray:
