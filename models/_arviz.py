@@ -128,8 +128,8 @@ def rank_figure(
     4.1), as ``az.plot_rank`` shows them.
 
     At most ``max_panels`` panels: a larger selection raises a ``ValueError`` asking for
-    fewer ``var_names``. Only the left column keeps the chain axis label and only the
-    bottom row the rank axis label.
+    fewer ``var_names``. The panels share their axes: only the left column labels the
+    chains and only the bottom row the ranks (ticks and axis titles).
     """
     from scipy.stats import rankdata
 
@@ -170,9 +170,10 @@ def rank_figure(
         ax.set_yticklabels([str(c) for c in range(chains)])
         ax.set_xlim(0.0, chains * n)
         ax.set_title(title, fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.set_ylabel("" if i % columns else "Chain", fontsize=8)
-        ax.set_xlabel("" if i + columns < count else "Rank (all chains)", fontsize=8)
+        left, bottom = i % columns == 0, i + columns >= count
+        ax.tick_params(labelsize=7, labelleft=left, labelbottom=bottom)
+        ax.set_ylabel("Chain" if left else "", fontsize=8)
+        ax.set_xlabel("Rank (all chains)" if bottom else "", fontsize=8)
     figure.suptitle("Rank plots of the posterior draws per chain", fontsize=10)
     return figure
 
