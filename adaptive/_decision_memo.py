@@ -67,7 +67,8 @@ def _hash(digits: np.ndarray) -> np.ndarray:
 class _KeyIndex:
     """64-bit keys to record numbers: a large sorted part and a small sorted part for the
     latest keys, merged when the small one grows past an eighth of the large, so that an
-    insertion costs in proportion to what it adds."""
+    insertion costs in proportion to what it adds. Keys are looked up in sorted order, so
+    that each binary search starts where the last one ended."""
 
     def __init__(self) -> None:
         self._main = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
@@ -78,7 +79,10 @@ class _KeyIndex:
         sorted_keys, ids = part
         if sorted_keys.size == 0:
             return np.full(keys.size, -1, dtype=np.int64)
-        where = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+        order = np.argsort(keys)
+        where = np.empty(keys.size, dtype=np.intp)
+        where[order] = np.searchsorted(sorted_keys, keys[order])
+        np.minimum(where, sorted_keys.size - 1, out=where)
         return np.where(sorted_keys[where] == keys, ids[where], -1)
 
     def find(self, keys: np.ndarray) -> np.ndarray:
