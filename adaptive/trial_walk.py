@@ -328,10 +328,15 @@ class _Walk:
 
     def _decide(self, rows: np.ndarray) -> None:
         """Decide the arms of ``rows`` whose data changed (and TITE arms with pending
-        patients and a free slot, whose follow-up grew), in one batch."""
+        patients and a free slot, whose follow-up grew), in one batch. An arm without a
+        free slot is left for later: it takes no patient, and it cannot stop while
+        patients are pending (stops are held), so its decision would not be used before
+        an outcome changes its data again."""
         pairs = (rows[:, None] * self.arms + self.arm_index).reshape(-1)
         need = self.dirty_flat[pairs] & ~self.stopped_flat[pairs]
         now = np.repeat(self.now[rows], self.arms)
+        if not self.tite:
+            need &= self.pending_count[pairs] < self.cohort
         if self.tite:
             count = self.pending_count[pairs]
             need |= (
