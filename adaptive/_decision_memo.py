@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._base import EscalationDesign
+from ._base import BatchDecision, EscalationDesign
 from ._state import EscalationState, PendingBatch
 
-__all__ = ["DecisionMemo", "StoredDecisions", "reads_cohort"]
+__all__ = ["DecisionMemo", "StoredDecisions", "reads_cohort", "stored_next_dose"]
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
@@ -51,6 +51,13 @@ class StoredDecisions:
     wait: np.ndarray
     mtd: np.ndarray
     rule: np.ndarray
+
+
+def stored_next_dose(decision: BatchDecision) -> np.ndarray:
+    """The next dose as kept: the design's, or -1 where it stops or waits."""
+    return np.where(
+        decision.stop | decision.wait, -1, np.nan_to_num(decision.next_dose, nan=-1)
+    ).astype(np.int64)
 
 
 def _hash(digits: np.ndarray) -> np.ndarray:
@@ -219,9 +226,7 @@ class DecisionMemo:
         for name in ("_next_dose", "_stop", "_wait", "_mtd", "_rule"):
             setattr(self, name, _grown(getattr(self, name), stop))
         self._digits[start:stop] = digits
-        self._next_dose[start:stop] = np.where(
-            decision.stop | decision.wait, -1, np.nan_to_num(decision.next_dose, nan=-1)
-        )
+        self._next_dose[start:stop] = stored_next_dose(decision)
         self._stop[start:stop] = decision.stop
         self._wait[start:stop] = decision.wait
         self._mtd[start:stop] = decision.mtd
@@ -359,9 +364,7 @@ class CountGraph:
             None,
         )
         decision = self.memo.design.decide(state)
-        self.next_dose[nodes] = np.where(
-            decision.stop | decision.wait, -1, np.nan_to_num(decision.next_dose, nan=-1)
-        )
+        self.next_dose[nodes] = stored_next_dose(decision)
         self.stop[nodes] = decision.stop
         self.mtd[nodes] = decision.mtd
         self.rule[nodes] = decision.rule

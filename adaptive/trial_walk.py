@@ -41,7 +41,13 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import EscalationDesign
-from ._decision_memo import CountGraph, DecisionMemo, StoredDecisions, reads_cohort
+from ._decision_memo import (
+    CountGraph,
+    DecisionMemo,
+    StoredDecisions,
+    reads_cohort,
+    stored_next_dose,
+)
 from ._state import EscalationState, PendingBatch
 from ._trial_arrays import (
     DLT,
@@ -283,19 +289,26 @@ class _Walk:
 
     # --- decisions --------------------------------------------------------------------
 
-    def _cohort(self, pairs: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per slot of each (trial, arm) pair, whether it is in the most recent cohort (the
-        trailing run of valid patients at the current dose, at most a cohort of them), and
-        whether a known DLT is among them."""
-        status = self.status_rows[pairs]
-        level = self.level_rows[pairs]
+    def _cohort_run(
+        self, status: np.ndarray, level: np.ndarray, current: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """On rows of consecutive slots: whether each slot is in the most recent cohort (the
+        trailing run of valid patients at the current dose, at most a cohort of them), the
+        run's length from each slot to the end, and whether a valid patient at another dose
+        is among the rows' slots."""
         valid = (status == PENDING) | (status == NO_DLT) | (status == DLT)
         at = valid & (level == current[:, None])
         other = valid & ~at
         later_other = np.cumsum(other[:, ::-1], axis=1)[:, ::-1] - other
         run = at & (later_other == 0)
         from_end = np.cumsum(run[:, ::-1], axis=1)[:, ::-1]
-        in_cohort = run & (from_end <= self.cohort)
+        return run & (from_end <= self.cohort), from_end, other.any(axis=1)
+
+    def _cohort(self, pairs: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per slot of each (trial, arm) pair, whether it is in the most recent cohort
+        (:meth:`_cohort_run` on all its slots), and whether a known DLT is among them."""
+        status = self.status_rows[pairs]
+        in_cohort, _, _ = self._cohort_run(status, self.level_rows[pairs], current)
         return in_cohort, (in_cohort & (status == DLT)).any(axis=1)
 
     def _recent_cohort(
@@ -308,17 +321,10 @@ class _Walk:
         start = np.maximum(self.enrolled_flat[pairs] - width, 0)
         flat = (pairs * self.count + start)[:, None] + np.arange(width)
         status = self.status_flat[flat]
-        level = self.level_flat[flat]
-        valid = (status == PENDING) | (status == NO_DLT) | (status == DLT)
-        at = valid & (level == current[:, None])
-        other = valid & ~at
-        later_other = np.cumsum(other[:, ::-1], axis=1)[:, ::-1] - other
-        run = at & (later_other == 0)
-        from_end = np.cumsum(run[:, ::-1], axis=1)[:, ::-1]
-        in_cohort = run & (from_end <= self.cohort)
+        in_cohort, from_end, other = self._cohort_run(status, self.level_flat[flat], current)
         recent = (in_cohort & (status == PENDING)).sum(axis=1)
         flag = (in_cohort & (status == DLT)).any(axis=1)
-        partial = np.flatnonzero((start > 0) & ~other.any(axis=1) & (from_end[:, 0] < self.cohort))
+        partial = np.flatnonzero((start > 0) & ~other & (from_end[:, 0] < self.cohort))
         if partial.size:
             full, full_flag = self._cohort(pairs[partial], current[partial])
             status_rows = self.status_rows[pairs[partial]]
@@ -335,10 +341,10 @@ class _Walk:
         pairs = (rows[:, None] * self.arms + self.arm_index).reshape(-1)
         need = self.dirty_flat[pairs] & ~self.stopped_flat[pairs]
         now = np.repeat(self.now[rows], self.arms)
+        count = self.pending_count[pairs]
         if not self.tite:
-            need &= self.pending_count[pairs] < self.cohort
-        if self.tite:
-            count = self.pending_count[pairs]
+            need &= count < self.cohort
+        else:
             need |= (
                 ~self.stopped_flat[pairs]
                 & (count > 0)
@@ -395,9 +401,7 @@ class _Walk:
         )
         decision = self.design.decide(state)
         return StoredDecisions(
-            next_dose=np.where(
-                decision.stop | decision.wait, -1, np.nan_to_num(decision.next_dose, nan=-1)
-            ).astype(np.int64),
+            next_dose=stored_next_dose(decision),
             stop=decision.stop,
             wait=decision.wait,
             mtd=decision.mtd,

@@ -75,10 +75,9 @@ def beta_draws(
             f"out must be a C-contiguous float32 array of shape {(*shape, draws)}, got "
             f"{out.dtype} {out.shape}"
         )
-    result = out
-    out = out.reshape(flat_a.size, draws)
+    rows_out = out.reshape(flat_a.size, draws)
     if flat_a.size == 0:
-        return result
+        return out
     pairs, inverse = np.unique(np.stack([flat_a, flat_b], axis=1), axis=0, return_inverse=True)
     table = beta_quantile_table(pairs[:, 0], pairs[:, 1]).ravel()
     offset = inverse.reshape(-1) * (TABLE_CELLS + 1)
@@ -116,11 +115,11 @@ def beta_draws(
         np.negative(lo, out=lo)
         np.exp(lo, out=lo)
         lo += np.float32(1.0)
-        target = out[start:stop]
+        target = rows_out[start:stop]
         np.reciprocal(lo, out=target)
         outside = np.abs(tt, out=pp) >= LOGIT_LIMIT
         if outside.any():
             row = np.nonzero(outside)[0] + start
             exact = special.betaincinv(flat_a[row], flat_b[row], uu[outside].astype(float))
             target[outside] = exact
-    return result
+    return out
