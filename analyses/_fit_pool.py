@@ -9,7 +9,9 @@ workers compile one at a time. Worker k therefore compiles into a directory of i
 the usual one with ``-worker<k>`` appended, and fits go to workers by a fixed rule
 (:func:`assign`), so that a later run of the same analysis finds its compiled modules
 again. Each worker also makes a precompiled header for its modules
-(:mod:`dartnk.analyses._compile_header`), which cuts the compiler's time per module.
+(:mod:`dartnk.analyses._compile_header`), which cuts the compiler's time per module, and
+draws the report figures a task asks for right after its fit
+(:mod:`dartnk.analyses._fit_figures`), while the other workers still sample.
 
 A worker is a fresh interpreter (``python -m dartnk.analyses._fit_pool``). It sets its
 compile directory in ``PYTENSOR_FLAGS`` before PyTensor loads (PyTensor reads it once),
@@ -33,14 +35,26 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ._compile_header import use_precompiled_header
+from ._fit_figures import FigureTask, draw_figures
 
-__all__ = ["FitTask", "assign", "default_workers", "prestart", "run_fits", "worker_flags"]
+__all__ = [
+    "INTERIM_MODELS",
+    "FitOutcome",
+    "FitTask",
+    "assign",
+    "default_workers",
+    "prestart",
+    "run_fits",
+    "worker_flags",
+]
 
+INTERIM_MODELS: tuple[str, ...] = ("toxicity", "response", "kinetics", "manufacturing", "pfs", "os")
+"""The models an interim analysis fits, in the order it reports them."""
 _COST = {"kinetics": 57, "toxicity": 46, "response": 20, "pfs": 11, "os": 5, "manufacturing": 4}
 """Relative work of each fit: its seconds with a fresh plus a filled compile directory on
 the embedded example (2 cores), so that both kinds of run are balanced."""
@@ -56,13 +70,29 @@ class FitTask:
     """One model fit: ``dartnk.models.<entry>(*args, seed=seed, progressbar=False)``.
 
     The entry is named rather than given, so that this process need not load the models
-    before the workers start.
+    before the workers start. A worker also draws ``figures`` of the fit as SVG, with the
+    matplotlib ``style`` (``rcParams``) given; fits made in this process draw none.
     """
 
     name: str
     entry: str
     args: tuple[Any, ...]
     seed: Any
+    figures: tuple[FigureTask, ...] = ()
+    style: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """One fit done: its ``name``, the ``fit``, the ``seconds`` it took, the SVG text of
+    the figures drawn where it was made (by figure id; ``None`` for an optional figure
+    the fit has none of) and the seconds they took."""
+
+    name: str
+    fit: Any
+    seconds: float
+    figures: Mapping[str, str | None]
+    figure_seconds: float
 
 
 def default_workers(n_tasks: int) -> int:
@@ -165,7 +195,7 @@ class _Worker:
             env=env,
         )
         self.indices: list[int] = []
-        self.results: dict[int, tuple[str, Any, Any]] = {}
+        self.results: dict[int, tuple[Any, ...]] = {}
         self.done = threading.Condition()
         self.finished = False
         self.reader: threading.Thread | None = None
@@ -194,7 +224,7 @@ class _Worker:
             self.finished = True
             self.done.notify_all()
 
-    def result(self, index: int) -> tuple[str, Any, Any]:
+    def result(self, index: int) -> tuple[Any, ...]:
         with self.done:
             while index not in self.results and not self.finished:
                 self.done.wait()
@@ -254,10 +284,8 @@ def _workers(n: int) -> list[_Worker]:
     return pool
 
 
-def run_fits(
-    tasks: Sequence[FitTask], *, workers: int | None = None
-) -> Iterator[tuple[str, Any, float]]:
-    """Run every fit and yield ``(name, fit, seconds)`` in the order of ``tasks``.
+def run_fits(tasks: Sequence[FitTask], *, workers: int | None = None) -> Iterator[FitOutcome]:
+    """Run every fit and yield its :class:`FitOutcome` in the order of ``tasks``.
 
     Parameters
     ----------
@@ -278,7 +306,7 @@ def run_fits(
     if n <= 1:
         for task in tasks:
             fit, seconds = _fit(task)
-            yield task.name, fit, seconds
+            yield FitOutcome(task.name, fit, seconds, {}, 0.0)
         return
     plan = assign([task.name for task in tasks], n)
     owner = {i: k for k, indices in enumerate(plan) for i in indices}
@@ -287,11 +315,13 @@ def run_fits(
         for worker, indices in zip(pool, plan, strict=True):
             worker.start([(i, tasks[i]) for i in indices])
         for i, task in enumerate(tasks):
-            kind, value, seconds = pool[owner[i]].result(i)
-            if kind == "error":
-                value.add_note(f"raised in the worker process fitting {task.name}:\n{seconds}")
-                raise value
-            yield task.name, value, float(seconds)
+            message = pool[owner[i]].result(i)
+            if message[0] == "error":
+                _, error, trace = message
+                error.add_note(f"raised in the worker process fitting {task.name}:\n{trace}")
+                raise error
+            _, fit, seconds, figures, figure_seconds = message
+            yield FitOutcome(task.name, fit, float(seconds), figures, float(figure_seconds))
     finally:
         for worker in pool:
             worker.close()
@@ -299,8 +329,8 @@ def run_fits(
 
 def _serve() -> None:
     """Worker main: set the compile directory, load PyMC, make the precompiled header
-    (:mod:`dartnk.analyses._compile_header`), then fit each task read from
-    standard input in order and write each result to standard output (printing goes to
+    (:mod:`dartnk.analyses._compile_header`), then fit each task read from standard input
+    in order, draw its figures and write each result to standard output (printing goes to
     standard error); then exit at once, without the interpreter's teardown, which the
     caller would otherwise wait for."""
     index = int(os.environ.get(_WORKER_ENV, "0"))
@@ -313,7 +343,8 @@ def _serve() -> None:
     for task in tasks:
         try:
             fit, seconds = _fit(task)
-            _send(channel, ("fit", fit, seconds))
+            figures, figure_seconds = draw_figures(fit, task.figures, style=task.style)
+            _send(channel, ("fit", fit, seconds, figures, figure_seconds))
         except Exception as error:
             _send(channel, ("error", error, traceback.format_exc()))
     channel.close()

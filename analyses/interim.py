@@ -45,7 +45,8 @@ import xarray as xr
 
 from dartnk.adaptive import ConstructSelection, SelectionSensitivity, safety_gate, select_construct
 
-from ._fit_pool import FitTask, run_fits
+from ._fit_figures import current_style, fit_figures
+from ._fit_pool import INTERIM_MODELS, FitTask, run_fits
 from .errors import InputError
 from .protocol import Protocol
 from .recommendation import Recommendation, recommend
@@ -53,7 +54,7 @@ from .trial import TrialData, load_trial
 
 __all__ = ["COMPONENTS", "MODELS", "InterimAnalysis", "interim"]
 
-MODELS: tuple[str, ...] = ("toxicity", "response", "kinetics", "manufacturing", "pfs", "os")
+MODELS: tuple[str, ...] = INTERIM_MODELS
 COMPONENTS: Mapping[str, str] = MappingProxyType(
     {
         "safety": "toxicity",
@@ -117,6 +118,10 @@ class InterimAnalysis:
         Models that failed their diagnostic gates.
     not_fitted : mapping of str to str
         Models not fitted, with the reason (e.g. no survival records yet).
+    drawn_figures : mapping of str to str or None
+        SVG text of the report's fit figures already drawn where the fits ran (worker
+        processes), by figure id; the report draws the others itself, by the same rule
+        (:mod:`dartnk.analyses._fit_figures`).
     """
 
     trial: TrialData
@@ -130,6 +135,7 @@ class InterimAnalysis:
     sensitivity: SelectionSensitivity
     failed_models: tuple[str, ...]
     not_fitted: Mapping[str, str] = field(default_factory=dict)
+    drawn_figures: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def protocol(self) -> Protocol:
@@ -352,7 +358,7 @@ def interim(
     advice = recommend(trial)
     say(f"next-dose advice of {len(protocol.construct_ids)} arms: {_elapsed(started)}")
 
-    fits, not_fitted = _fit_models(trial, seeds, say, workers)
+    fits, not_fitted, drawn = _fit_models(trial, seeds, say, workers)
     failed = tuple(name for name, fit in fits.items() if not fit.passed)
     candidates = _candidates(trial, advice, fits.get("toxicity"), given, "toxicity" in failed)
     started = time.perf_counter()
@@ -385,6 +391,7 @@ def interim(
         sensitivity=sensitivity,
         failed_models=failed,
         not_fitted=MappingProxyType(not_fitted),
+        drawn_figures=MappingProxyType(drawn),
     )
 
 
@@ -418,29 +425,43 @@ def _fit_models(
     seeds: Mapping[str, np.random.SeedSequence],
     say: Progress,
     workers: int | None,
-) -> tuple[dict[str, Any], dict[str, str]]:
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str | None]]:
     """Fit every model of the interim set, each with its own seed, side by side in
-    ``workers`` processes (:mod:`dartnk.analyses._fit_pool`); reported in a fixed order."""
-    tasks = [
-        FitTask("toxicity", "fit_toxicity", (trial, "exnex"), seeds["toxicity"]),
-        FitTask("response", "fit_response", (trial,), seeds["response"]),
-        FitTask("kinetics", "fit_kinetics", (trial,), seeds["kinetics"]),
-        FitTask("manufacturing", "fit_manufacturing", (trial,), seeds["manufacturing"]),
+    ``workers`` processes (:mod:`dartnk.analyses._fit_pool`), which also draw each fit's
+    report figures; reported in a fixed order. The fits, the models not fitted with the
+    reason, and the figures drawn by id."""
+    ewoc = trial.protocol.toxicity.ewoc
+    style = current_style()
+    specs = [
+        ("toxicity", "fit_toxicity", (trial, "exnex")),
+        ("response", "fit_response", (trial,)),
+        ("kinetics", "fit_kinetics", (trial,)),
+        ("manufacturing", "fit_manufacturing", (trial,)),
     ]
     not_fitted: dict[str, str] = {}
     if _survival_patients(trial):
-        tasks += [
-            FitTask(name, "fit_survival", (trial, name), seeds[name]) for name in ("pfs", "os")
-        ]
+        specs += [(name, "fit_survival", (trial, name)) for name in ("pfs", "os")]
     else:
         for name in ("pfs", "os"):
             not_fitted[name] = f"no survival record by cut-off study day {trial.cutoff}"
+    tasks = [
+        FitTask(name, entry, args, seeds[name], fit_figures(name, ewoc=ewoc), style)
+        for name, entry, args in specs
+    ]
     fits: dict[str, Any] = {}
-    for name, fit, seconds in run_fits(tasks, workers=workers):
-        fits[name] = fit
+    drawn: dict[str, str | None] = {}
+    for outcome in run_fits(tasks, workers=workers):
+        fit = outcome.fit
+        fits[outcome.name] = fit
+        drawn.update(outcome.figures)
         verdict = "passed its gates" if fit.passed else "FAILED its gates"
-        say(f"{name} model, {fit.name}: {seconds:.1f} s, {verdict}")
-    return fits, not_fitted
+        figures = (
+            f"; {len(outcome.figures)} figures drawn in {outcome.figure_seconds:.1f} s"
+            if outcome.figures
+            else ""
+        )
+        say(f"{outcome.name} model, {fit.name}: {outcome.seconds:.1f} s, {verdict}{figures}")
+    return fits, not_fitted, drawn
 
 
 def _candidate(

@@ -28,6 +28,8 @@ from dartnk.reports import (
     table_from_frame,
 )
 
+from ._fit_figures import draw_figure, fit_figures
+
 if TYPE_CHECKING:
     from .interim import InterimAnalysis
 
@@ -295,8 +297,21 @@ def _pathways(analysis: InterimAnalysis) -> Section:
 # --- models ---------------------------------------------------------------------------------
 
 
-def _figure(fit_or_result: Any, name: str, caption: str, alt: str, **options: Any) -> Figure:
-    return Figure.from_matplotlib(fit_or_result.plot(**options), id=name, caption=caption, alt=alt)
+def _fit_figure(
+    analysis: InterimAnalysis, name: str, figure_id: str, caption: str, alt: str
+) -> Figure | None:
+    """Figure ``figure_id`` of model ``name``'s fit: the SVG drawn where the fit was made,
+    or drawn here by the same rule (:mod:`dartnk.analyses._fit_figures`); ``None`` for an
+    optional figure the fit has none of."""
+    tasks = fit_figures(name, ewoc=analysis.protocol.toxicity.ewoc)
+    task = next(t for t in tasks if t.id == figure_id)
+    if figure_id in analysis.drawn_figures:
+        svg = analysis.drawn_figures[figure_id]
+    else:
+        svg = draw_figure(analysis.fits[name], task)
+    if svg is None:
+        return None
+    return Figure(id=figure_id, svg=svg, caption=caption, alt=alt)
 
 
 def _posterior(fit: Any, caption: str, id: str) -> Any:
@@ -314,9 +329,10 @@ def _toxicity(analysis: InterimAnalysis) -> Section:
     table = pd.concat([intervals[["construct", "dose"]], counts, intervals.iloc[:, 2:]], axis=1)
     low, high = fit.intervals
     blocks = [
-        Figure.from_matplotlib(
-            fit.plot(),
-            id="dose-toxicity",
+        _fit_figure(
+            analysis,
+            "toxicity",
+            "dose-toxicity",
             caption=f"Dose-toxicity per construct ({fit.name}): posterior median DLT rate with "
             f"a 90% credible band, the target interval [{low:g}, {high:g}) shaded, observed "
             f"DLTs/patients",
@@ -339,9 +355,10 @@ def _toxicity(analysis: InterimAnalysis) -> Section:
             emphasis_labels={"eliminated": "not admissible (EWOC)"},
             id="interval-probabilities",
         ),
-        Figure.from_matplotlib(
-            fit.plot_intervals(ewoc=analysis.protocol.toxicity.ewoc),
-            id="interval-figure",
+        _fit_figure(
+            analysis,
+            "toxicity",
+            "interval-figure",
             caption=f"BLRM interval probabilities per dose: P(overdose) at the bottom, the "
             f"EWOC limit {analysis.protocol.toxicity.ewoc:g} dashed, doses not admissible "
             f"hatched",
@@ -433,7 +450,7 @@ def _outcome(analysis: InterimAnalysis, name: str) -> Section:
     fit = analysis.fits[name]
     caption, alt = _OUTCOME_TEXT[name]
     blocks = [
-        Figure.from_matplotlib(fit.plot(), id=f"{name}-figure", caption=caption, alt=alt),
+        _fit_figure(analysis, name, f"{name}-figure", caption=caption, alt=alt),
         table_from_frame(
             fit.estimates(),
             caption=f"{_MODEL_TITLES[name]} estimates with 90% credible intervals",
@@ -453,9 +470,10 @@ def _survival(analysis: InterimAnalysis) -> Section:
             blocks.append(Paragraph(f"{_MODEL_TITLES[name]}: {analysis.not_fitted[name]}."))
             continue
         blocks += [
-            Figure.from_matplotlib(
-                fit.plot(),
-                id=f"{name}-figure",
+            _fit_figure(
+                analysis,
+                name,
+                f"{name}-figure",
                 caption=f"{_MODEL_TITLES[name]}: Kaplan-Meier per construct with censoring "
                 f"ticks and the Bayesian {fit.name} fit",
                 alt=f"Kaplan-Meier curves of {_MODEL_TITLES[name].lower()} per construct",
@@ -530,14 +548,21 @@ def _diagnostics(analysis: InterimAnalysis) -> Section:
                 id=f"{name}-gated",
             )
         ]
-        rank = _rank_figure(fit, name)
+        rank = _fit_figure(
+            analysis,
+            name,
+            f"{name}-rank",
+            caption=f"{fit.name}: rank plots of the main parameters (uniform when chains mix)",
+            alt=f"Rank histograms per chain of the {name} model's parameters",
+        )
         if rank is not None:
             parts.insert(0, rank)
         parts.insert(
             0,
-            Figure.from_matplotlib(
-                fit.plot_diagnostics(),
-                id=f"{name}-gates-figure",
+            _fit_figure(
+                analysis,
+                name,
+                f"{name}-gates-figure",
                 caption=f"{fit.name}: R-hat and bulk/tail ESS of every gated parameter against "
                 f"the gates",
                 alt=f"R-hat and ESS bars of the {name} model's parameters",
@@ -550,19 +575,6 @@ def _diagnostics(analysis: InterimAnalysis) -> Section:
         )
     return Section(
         title="Diagnostics", id="diagnostics", blocks=tuple(blocks), subsections=tuple(subsections)
-    )
-
-
-def _rank_figure(fit: Any, name: str) -> Figure | None:
-    try:
-        figure = fit.plot_rank()
-    except ValueError:
-        return None
-    return Figure.from_matplotlib(
-        figure,
-        id=f"{name}-rank",
-        caption=f"{fit.name}: rank plots of the main parameters (uniform when chains mix)",
-        alt=f"Rank histograms per chain of the {name} model's parameters",
     )
 
 

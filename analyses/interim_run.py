@@ -15,15 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .tables import TABLES
 
-__all__ = ["Reproduction", "file_digests", "interim_command", "reproduce_report", "run_interim"]
+__all__ = [
+    "Reproduction",
+    "file_digests",
+    "interim_command",
+    "reproduce_report",
+    "run_interim",
+    "start_fit_workers",
+]
 
 DEMO_DATA = "embedded example"
 
 
 def file_digests(directory: Path) -> dict[str, str]:
     """SHA-256 of every table file (``<table>.csv`` or ``<table>.parquet``) in a folder."""
+    from .tables import TABLES
+
     out = {}
     for table in TABLES:
         for ext in ("csv", "parquet"):
@@ -54,14 +62,20 @@ def interim_command(
     return tuple(command)
 
 
-def _prestart() -> None:
-    """Start the model-fitting workers now, so that they load PyMC while the data are
-    read and validated (:func:`dartnk.analyses._fit_pool.prestart`)."""
-    from ._fit_pool import default_workers, prestart
-    from .interim import MODELS
+def start_fit_workers() -> None:
+    """Start the model-fitting workers now, so that they load PyMC while this process
+    loads its own modules and reads and validates the data
+    (:func:`dartnk.analyses._fit_pool.prestart`); starting them again does nothing.
+
+    Raises
+    ------
+    InputError
+        When ``DARTNK_WORKERS`` is not a whole number >= 1.
+    """
+    from ._fit_pool import INTERIM_MODELS, default_workers, prestart
 
     try:
-        workers = default_workers(len(MODELS))
+        workers = default_workers(len(INTERIM_MODELS))
     except ValueError as error:
         raise InputError(str(error)) from None
     prestart(workers)
@@ -86,7 +100,7 @@ def run_interim(
         raise InputError(f"{output}: the report must end in .html or .md")
     if not output.parent.exists():
         raise InputError(f"{output}: folder {output.parent} does not exist")
-    _prestart()
+    start_fit_workers()
     digests = file_digests(directory)
     trial = load(directory, protocol, cutoff)
     progress(f"data cut validated: {len(trial.patients)} patients at study day {trial.cutoff}")
@@ -169,7 +183,7 @@ def reproduce_report(
             return Reproduction(False, tuple(changed))
         from .interim import interim
 
-        _prestart()
+        start_fit_workers()
         trial = load_trial(folder, protocol=protocol, cutoff=cutoff)
         progress(f"rerunning the interim analysis at study day {trial.cutoff}, seed {seed}")
         analysis = interim(trial, seed=seed, progress=progress)

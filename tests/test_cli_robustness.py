@@ -319,18 +319,36 @@ def test_validate_shows_the_phases_apart(tmp_path):
 
 def _modules_after(argv: list[str]) -> set[str]:
     code = (
-        "import sys\n"
+        "import atexit, sys\n"
         "from dartnk.cli import main\n"
         f"sys.argv = {argv!r}\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "sys.stderr.write(' '.join(m for m in sys.modules if '.' not in m))\n"
+        "atexit.register(lambda: sys.stderr.write("
+        "'modules: ' + ' '.join(m for m in sys.modules if '.' not in m)))\n"
+        "main()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
     assert "Usage: dartnk" in done.stdout or done.stdout.startswith("dartnk ")
-    return set(done.stderr.split())
+    assert done.stderr.startswith("modules: ")
+    modules = set(done.stderr.removeprefix("modules: ").split())
+    assert {"sys", "typer", "dartnk"} <= modules
+    return modules
+
+
+def test_the_console_script_ends_with_the_command_status_after_its_exit_handlers(tmp_path):
+    code = (
+        "import atexit, sys\n"
+        "from dartnk.cli import main\n"
+        f"sys.argv = ['dartnk', 'validate', {str(tmp_path / 'none')!r}]\n"
+        "atexit.register(lambda: print('exit handler ran', file=sys.stderr))\n"
+        "sys.stdout.write('buffered, no newline')\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stdout.startswith("buffered, no newline")
+    assert "none" in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.rstrip().endswith("exit handler ran")
 
 
 @pytest.mark.parametrize(

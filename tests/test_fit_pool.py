@@ -9,11 +9,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
 from _mcmc import short_protocol_settings
 
 from dartnk.analyses import example_data, load_trial
+from dartnk.analyses._fit_figures import current_style, draw_figure, fit_figures
 from dartnk.analyses._fit_pool import FitTask, assign, run_fits, worker_flags
 from dartnk.analyses.protocol import protocol_from_dict
 
@@ -25,26 +27,56 @@ def trial():
     return load_trial(example_data(), protocol_from_dict(short_protocol_settings()))
 
 
+SHADED = {"axes.facecolor": "#dddddd"}
+
+
 def _tasks(trial):
     seeds = np.random.SeedSequence(5).spawn(2)
     return [
-        FitTask("manufacturing", "fit_manufacturing", (trial,), seeds[0]),
-        FitTask("os", "fit_survival", (trial, "os"), seeds[1]),
+        FitTask(
+            "manufacturing",
+            "fit_manufacturing",
+            (trial,),
+            seeds[0],
+            fit_figures("manufacturing", ewoc=0.25),
+            current_style(),
+        ),
+        FitTask(
+            "os",
+            "fit_survival",
+            (trial, "os"),
+            seeds[1],
+            fit_figures("os", ewoc=0.25)[:1],
+            {**current_style(), **SHADED},
+        ),
     ]
 
 
-def test_fits_in_two_workers_have_the_draws_of_fits_made_here(trial):
-    here = list(run_fits(_tasks(trial), workers=1))
-    there = list(run_fits(_tasks(trial), workers=2))
-    assert [name for name, *_ in there] == ["manufacturing", "os"]
-    for (name, a, _), (other, b, seconds) in zip(here, there, strict=True):
-        assert name == other and seconds > 0
+def test_fits_in_two_workers_have_the_draws_and_figures_of_fits_made_here(trial):
+    tasks = _tasks(trial)
+    here = list(run_fits(tasks, workers=1))
+    there = list(run_fits(tasks, workers=2))
+    assert [outcome.name for outcome in there] == ["manufacturing", "os"]
+    for mine, theirs in zip(here, there, strict=True):
+        assert mine.name == theirs.name and theirs.seconds > 0
+        a, b = mine.fit, theirs.fit
         assert a.seed == b.seed
         for variable in a.idata.posterior.data_vars:
             np.testing.assert_array_equal(
                 a.idata.posterior[variable].to_numpy(), b.idata.posterior[variable].to_numpy()
             )
         assert a.passed == b.passed
+        assert mine.figures == {} and mine.figure_seconds == 0.0
+        assert theirs.figure_seconds > 0
+    manufacturing, survival = here
+    drawn = there[0].figures
+    assert set(drawn) == {task.id for task in tasks[0].figures}
+    for task in tasks[0].figures:
+        assert drawn[task.id] == draw_figure(manufacturing.fit, task), task.id
+    (task,) = tasks[1].figures
+    with matplotlib.rc_context(SHADED):
+        assert there[1].figures[task.id] == draw_figure(survival.fit, task)
+    assert there[1].figures[task.id] != draw_figure(survival.fit, task)
 
 
 def test_an_error_in_a_worker_is_raised_here_with_the_worker_traceback(trial):
@@ -96,7 +128,7 @@ def test_a_script_without_a_main_guard_runs_fits_in_workers(tmp_path):
                 FitTask("manufacturing", "fit_manufacturing", (trial,), 1),
                 FitTask("os", "fit_survival", (trial, "os"), 2),
             ]
-            print([name for name, fit, seconds in run_fits(tasks, workers=2)])
+            print([outcome.name for outcome in run_fits(tasks, workers=2)])
             """
         )
     )
