@@ -47,8 +47,8 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
+from ._arviz import InferenceData
 from ._fit import Fit, fit_fields
-from ._gather import matrix_cells
 from ._hierarchy import draw_population_mean, exchangeable_levels
 from ._intervals import draw_summary
 from ._sampling import sample
@@ -120,37 +120,74 @@ class KineticsFit(Fit):
         return kinetics_figure(self, prob=prob)
 
 
+_KINDS = ("exact", "censored", "interval")
+
+
 def _censored_normal(
-    name: str, mu: pt.TensorVariable, sigma: pt.TensorVariable, data: KineticsData, k: int
-) -> None:
-    """The likelihood of endpoint ``k``: exact values by the normal density, left-censored
-    ones by the normal CDF at the bound, interval-censored ones by the probability of
-    their interval (Beal's M3). The prior predictive draws the censored values as
-    censored and the interval-censored ones as their latent value."""
-    exact, left, interval = data.kinds(k)
-    if exact.size:
-        pm.Normal(f"{name}_exact", mu[exact], sigma, observed=data.upper[exact, k])
-    if left.size:
-        bound = data.upper[left, k]
-        pm.Censored(
-            f"{name}_censored",
-            pm.Normal.dist(mu[left], sigma),
-            lower=bound,
-            upper=None,
-            observed=bound,
-        )
-    if interval.size:
-        lower, upper = data.lower[interval, k], data.upper[interval, k]
-        pm.CustomDist(
-            f"{name}_interval",
-            mu[interval],
-            sigma,
-            lower,
-            upper,
-            logp=_interval_logp,
-            random=_latent_normal,
-            observed=(lower + upper) / 2.0,
-        )
+    mean: pt.TensorVariable, sigma: pt.TensorVariable, data: KineticsData, n_doses: int
+) -> dict[str, np.ndarray]:
+    """The likelihood of both endpoints: exact values by the normal density,
+    left-censored ones by the normal CDF at the bound, interval-censored ones by the
+    probability of their interval (Beal's M3).
+
+    Each kind is one likelihood term over its (patient, endpoint) cells, with the mean of
+    the patient's construct and dose for that endpoint and that endpoint's sigma: the
+    same likelihood as one term per endpoint and kind, in half the graph nodes (each
+    node costs the sampler time at every gradient). The prior predictive draws the
+    censored values as censored and the interval-censored ones as their latent value.
+    Returns the endpoint of each cell of every kind's term, for :func:`_by_endpoint`.
+    """
+    flat = mean.reshape((-1,))
+    cells = len(data.constructs) * n_doses
+    kinds = [data.kinds(k) for k in range(len(ENDPOINTS))]
+    endpoints: dict[str, np.ndarray] = {}
+    for j, kind in enumerate(_KINDS):
+        patients = np.concatenate([found[j] for found in kinds])
+        if not patients.size:
+            continue
+        endpoint = np.repeat(np.arange(len(ENDPOINTS)), [found[j].size for found in kinds])
+        endpoints[kind] = endpoint
+        mu = flat[endpoint * cells + data.construct[patients] * n_doses + data.dose[patients]]
+        lower, upper = data.lower[patients, endpoint], data.upper[patients, endpoint]
+        if kind == "exact":
+            pm.Normal(kind, mu, sigma[endpoint], observed=upper)
+        elif kind == "censored":
+            pm.Censored(
+                kind, pm.Normal.dist(mu, sigma[endpoint]), lower=upper, upper=None, observed=upper
+            )
+        else:
+            pm.CustomDist(
+                kind,
+                mu,
+                sigma[endpoint],
+                lower,
+                upper,
+                logp=_interval_logp,
+                random=_latent_normal,
+                observed=(lower + upper) / 2.0,
+            )
+    return endpoints
+
+
+def _by_endpoint(idata: InferenceData, endpoints: dict[str, np.ndarray]) -> None:
+    """Split each kind's observed and prior predictive values by endpoint, as
+    ``<endpoint>_<kind>`` (for example ``log10_auc_interval``), in place."""
+    for group in ("observed_data", "prior_predictive"):
+        if group not in idata.groups():
+            continue
+        data = idata[group]
+        for kind, endpoint in endpoints.items():
+            values = data[kind]
+            dim = values.dims[-1]
+            for k, name in enumerate(ENDPOINTS):
+                if not (endpoint == k).any():
+                    continue
+                part = values.isel({dim: np.flatnonzero(endpoint == k)}).drop_vars(
+                    dim, errors="ignore"
+                )
+                data[f"{name}_{kind}"] = part.rename({dim: f"{name}_{kind}_dim_0"})
+            data = data.drop_vars([kind, dim], errors="ignore")
+        idata[group] = data
 
 
 def _interval_logp(value, mu, sigma, lower, upper):
@@ -164,8 +201,9 @@ def _latent_normal(mu, sigma, lower, upper, rng=None, size=None):
     return rng.normal(mu, sigma, size=size)
 
 
-def _with_mu(idata, rng, hierarchy: dict) -> object:
+def _with_mu(idata, rng, hierarchy: dict, endpoints: dict[str, np.ndarray]) -> object:
     draw_population_mean(idata, rng, tau="tau", **hierarchy)
+    _by_endpoint(idata, endpoints)
     return idata
 
 
@@ -224,6 +262,34 @@ def fit_kinetics(
     )
 
 
+def _hierarchy(prior: KineticsPrior, constructs: int) -> dict:
+    return {
+        "name": "level",
+        "mean": prior.mean,
+        "cov": np.diag(np.square(prior.sd)),
+        "component": "endpoint",
+        "constructs": constructs,
+    }
+
+
+def _model(
+    cut: KineticsData, log_dose: np.ndarray, prior: KineticsPrior
+) -> tuple[pm.Model, dict[str, np.ndarray]]:
+    """The PyMC model of :func:`fit_kinetics` (its Notes), and the endpoint of each cell
+    of every likelihood term (:func:`_censored_normal`)."""
+    labels, dose_labels = cut.constructs, cut.dose_labels
+    coords = {"endpoint": list(ENDPOINTS), "construct": list(labels), "dose": list(dose_labels)}
+    with pm.Model(coords=coords) as model:
+        slope = pm.Normal("slope", 0.0, prior.slope_sd, dims="endpoint")
+        tau = pm.HalfNormal("tau", prior.tau_scale, dims="endpoint")
+        sigma = pm.HalfNormal("sigma", prior.sigma_scale, dims="endpoint")
+        level = exchangeable_levels(tau=tau, **_hierarchy(prior, len(labels))).T
+        mean = level[:, :, None] + slope[:, None, None] * log_dose[None, None, :]
+        pm.Deterministic("mean_log10", mean, dims=("endpoint", "construct", "dose"))
+        endpoints = _censored_normal(mean, sigma, cut, len(dose_labels))
+    return model, endpoints
+
+
 def _fit(
     cut: KineticsData,
     *,
@@ -236,24 +302,8 @@ def _fit(
     protocol_hash: str | None,
 ) -> KineticsFit:
     labels, dose_labels = cut.constructs, cut.dose_labels
-    coords = {"endpoint": list(ENDPOINTS), "construct": list(labels), "dose": list(dose_labels)}
-    hierarchy = {
-        "name": "level",
-        "mean": prior.mean,
-        "cov": np.diag(np.square(prior.sd)),
-        "component": "endpoint",
-        "constructs": len(labels),
-    }
-    with pm.Model(coords=coords) as model:
-        slope = pm.Normal("slope", 0.0, prior.slope_sd, dims="endpoint")
-        tau = pm.HalfNormal("tau", prior.tau_scale, dims="endpoint")
-        sigma = pm.HalfNormal("sigma", prior.sigma_scale, dims="endpoint")
-        level = exchangeable_levels(tau=tau, **hierarchy).T
-        mean = level[:, :, None] + slope[:, None, None] * log_dose[None, None, :]
-        pm.Deterministic("mean_log10", mean, dims=("endpoint", "construct", "dose"))
-        for k, name in enumerate(ENDPOINTS):
-            at_patient = matrix_cells(mean[k], cut.construct, cut.dose, len(dose_labels))
-            _censored_normal(name, at_patient, sigma[k], cut, k)
+    hierarchy = _hierarchy(prior, len(labels))
+    model, endpoints = _model(cut, log_dose, prior)
     fit = sample(
         model,
         settings=settings,
@@ -264,7 +314,7 @@ def _fit(
         shown=["mu", "slope", "tau", "sigma"],
         name="kinetics (censored hierarchical normal)",
         protocol_hash=protocol_hash,
-        postprocess=lambda idata, rng: _with_mu(idata, rng, hierarchy),
+        postprocess=lambda idata, rng: _with_mu(idata, rng, hierarchy, endpoints),
     )
     n_c, n_d = len(labels), len(dose_labels)
     modelled = np.zeros((n_c, n_d), dtype=np.int64)
