@@ -328,15 +328,24 @@ def run_fits(tasks: Sequence[FitTask], *, workers: int | None = None) -> Iterato
 
 
 def _serve() -> None:
-    """Worker main: set the compile directory, load PyMC, make the precompiled header
+    """Worker main: set the compile directory, load PyMC without numba (see below), make
+    the precompiled header
     (:mod:`dartnk.analyses._compile_header`), then fit each task read from standard input
     in order, draw its figures and write each result to standard output (printing goes to
     standard error); then exit at once, without the interpreter's teardown, which the
-    caller would otherwise wait for."""
+    caller would otherwise wait for.
+
+    A worker never runs numba code: PyTensor compiles the models to C, and ArviZ, which
+    PyMC loads, only uses numba when it can import it, compiling a kernel as it loads
+    (about 0.9 s of a worker's start, the workers' start being on the critical path of
+    an analysis). Its statistics are computed with NumPy in every process
+    (:func:`dartnk.models._arviz.posterior_table`), so they are the same here.
+    """
     index = int(os.environ.get(_WORKER_ENV, "0"))
     os.environ["PYTENSOR_FLAGS"] = worker_flags(os.environ.get("PYTENSOR_FLAGS", ""), index)
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.modules.setdefault("numba", None)
     importlib.import_module("dartnk.models._sampling")
     use_precompiled_header()
     tasks = _receive(sys.stdin.buffer) or []

@@ -42,17 +42,28 @@ def posterior_table(
     group: str = "posterior",
 ) -> pd.DataFrame:
     """``az.summary``: mean, sd, HDI, MCSE, bulk and tail ESS and R-hat, unrounded, one row
-    per scalar with readable labels such as ``ptox[A, DL2]``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        return az.summary(
-            idata,
-            var_names=list(var_names) if var_names is not None else None,
-            group=group,
-            hdi_prob=hdi_prob,
-            round_to="none",
-        )
+    per scalar with readable labels such as ``ptox[A, DL2]``.
+
+    The statistics are computed with NumPy, never with ArviZ's numba kernels (which it
+    uses whenever numba is installed, and which round differently in the last digits),
+    so that they are the same numbers in every process, with or without numba; ArviZ's
+    setting is restored afterwards.
+    """
+    enabled = az.Numba.numba_flag
+    az.Numba.disable_numba()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            return az.summary(
+                idata,
+                var_names=list(var_names) if var_names is not None else None,
+                group=group,
+                hdi_prob=hdi_prob,
+                round_to="none",
+            )
+    finally:
+        az.Numba.numba_flag = enabled
 
 
 def stamp(idata: az.InferenceData, attrs: Mapping[str, object]) -> az.InferenceData:

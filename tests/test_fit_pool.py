@@ -1,6 +1,7 @@
-"""Model fits side by side in worker processes: the same draws as one after another, the
-fixed assignment of fits to workers, each worker's compile directory, errors carried back,
-and a caller's script without a main guard."""
+"""Model fits side by side in worker processes: the same draws, diagnostics and figures as
+one after another here (a worker loads no numba), the fixed assignment of fits to
+workers, each worker's compile directory, errors carried back, and a caller's script
+without a main guard."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 from _mcmc import short_protocol_settings
 
@@ -66,6 +68,7 @@ def test_fits_in_two_workers_have_the_draws_and_figures_of_fits_made_here(trial)
                 a.idata.posterior[variable].to_numpy(), b.idata.posterior[variable].to_numpy()
             )
         assert a.passed == b.passed
+        pd.testing.assert_frame_equal(a.diagnostics.summary(), b.diagnostics.summary())
         assert mine.figures == {} and mine.figure_seconds == 0.0
         assert theirs.figure_seconds > 0
     manufacturing, survival = here
