@@ -55,9 +55,10 @@ __all__ = [
 
 INTERIM_MODELS: tuple[str, ...] = ("toxicity", "response", "kinetics", "manufacturing", "pfs", "os")
 """The models an interim analysis fits, in the order it reports them."""
-_COST = {"kinetics": 57, "toxicity": 46, "response": 20, "pfs": 11, "os": 5, "manufacturing": 4}
+_COST = {"kinetics": 47, "toxicity": 45, "response": 19, "os": 13, "pfs": 12, "manufacturing": 7}
 """Relative work of each fit: its seconds with a fresh plus a filled compile directory on
-the embedded example (2 cores), so that both kinds of run are balanced."""
+the embedded example (2 cores), its report figures included, so that both kinds of run
+are balanced."""
 _DEFAULT_FORMAT = (
     "compiledir_%(short_platform)s-%(processor)s-%(python_version)s-%(python_bitwidth)s"
 )
