@@ -330,11 +330,10 @@ def run_fits(tasks: Sequence[FitTask], *, workers: int | None = None) -> Iterato
 
 def _serve() -> None:
     """Worker main: set the compile directory, load PyMC without numba (see below), make
-    the precompiled header
-    (:mod:`dartnk.analyses._compile_header`), then fit each task read from standard input
-    in order, draw its figures and write each result to standard output (printing goes to
-    standard error); then exit at once, without the interpreter's teardown, which the
-    caller would otherwise wait for.
+    the precompiled header (:mod:`dartnk.analyses._compile_header`), then fit each task
+    read from standard input in order, draw its figures and write each result to standard
+    output (printing goes to standard error); then exit at once, without the
+    interpreter's teardown, which the caller would otherwise wait for.
 
     A worker never runs numba code: PyTensor compiles the models to C, and ArviZ, which
     PyMC loads, only uses numba when it can import it, compiling a kernel as it loads

@@ -49,6 +49,7 @@ import xarray as xr
 
 from ._arviz import InferenceData
 from ._fit import Fit, fit_fields
+from ._gather import matrix_cells
 from ._hierarchy import draw_population_mean, exchangeable_levels
 from ._intervals import draw_summary
 from ._sampling import sample
@@ -132,13 +133,14 @@ def _censored_normal(
 
     Each kind is one likelihood term over its (patient, endpoint) cells, with the mean of
     the patient's construct and dose for that endpoint and that endpoint's sigma: the
-    same likelihood as one term per endpoint and kind, in half the graph nodes (each
-    node costs the sampler time at every gradient). The prior predictive draws the
+    same likelihood as one term per endpoint and kind, in fewer graph nodes (85 instead
+    of 106 for the embedded example's gradient; each node costs the sampler time at
+    every gradient). The prior predictive draws the
     censored values as censored and the interval-censored ones as their latent value.
     Returns the endpoint of each cell of every kind's term, for :func:`_by_endpoint`.
     """
-    flat = mean.reshape((-1,))
     cells = len(data.constructs) * n_doses
+    by_endpoint = mean.reshape((len(ENDPOINTS), cells))
     kinds = [data.kinds(k) for k in range(len(ENDPOINTS))]
     endpoints: dict[str, np.ndarray] = {}
     for j, kind in enumerate(_KINDS):
@@ -147,7 +149,8 @@ def _censored_normal(
             continue
         endpoint = np.repeat(np.arange(len(ENDPOINTS)), [found[j].size for found in kinds])
         endpoints[kind] = endpoint
-        mu = flat[endpoint * cells + data.construct[patients] * n_doses + data.dose[patients]]
+        cell = data.construct[patients] * n_doses + data.dose[patients]
+        mu = matrix_cells(by_endpoint, endpoint, cell, cells)
         lower, upper = data.lower[patients, endpoint], data.upper[patients, endpoint]
         if kind == "exact":
             pm.Normal(kind, mu, sigma[endpoint], observed=upper)
@@ -180,12 +183,10 @@ def _by_endpoint(idata: InferenceData, endpoints: dict[str, np.ndarray]) -> None
             values = data[kind]
             dim = values.dims[-1]
             for k, name in enumerate(ENDPOINTS):
-                if not (endpoint == k).any():
-                    continue
-                part = values.isel({dim: np.flatnonzero(endpoint == k)}).drop_vars(
-                    dim, errors="ignore"
-                )
-                data[f"{name}_{kind}"] = part.rename({dim: f"{name}_{kind}_dim_0"})
+                cells = np.flatnonzero(endpoint == k)
+                if cells.size:
+                    part = values.isel({dim: cells}).drop_vars(dim, errors="ignore")
+                    data[f"{name}_{kind}"] = part.rename({dim: f"{name}_{kind}_dim_0"})
             data = data.drop_vars([kind, dim], errors="ignore")
         idata[group] = data
 
