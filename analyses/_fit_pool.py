@@ -170,7 +170,8 @@ def _send(stream: BinaryIO, message: object) -> None:
     stream.flush()
 
 
-def _receive(stream: BinaryIO) -> Any:
+def _read_message(stream: BinaryIO) -> bytes | None:
+    """The next length-prefixed message's pickled bytes; None at the end of the stream."""
     head = stream.read(_HEADER.size)
     if len(head) < _HEADER.size:
         return None
@@ -178,11 +179,22 @@ def _receive(stream: BinaryIO) -> Any:
     data = stream.read(size)
     if len(data) < size:
         return None
-    return pickle.loads(data)
+    return data
+
+
+def _receive(stream: BinaryIO) -> Any:
+    data = _read_message(stream)
+    return None if data is None else pickle.loads(data)
 
 
 class _Worker:
-    """One worker process and, once it has tasks, a thread that collects its results."""
+    """One worker process and, once it has tasks, a thread that collects its results.
+
+    The thread only reads bytes: results are unpickled by the caller of :meth:`result`,
+    so that the modules a fit needs (PyMC and the models) are imported in one thread,
+    never by two collecting threads at once. When the thread stops early, for whatever
+    reason, :meth:`result` raises rather than waits.
+    """
 
     def __init__(self, index: int) -> None:
         self.log = tempfile.TemporaryFile()
@@ -196,9 +208,10 @@ class _Worker:
             env=env,
         )
         self.indices: list[int] = []
-        self.results: dict[int, tuple[Any, ...]] = {}
+        self.results: dict[int, bytes] = {}
         self.done = threading.Condition()
         self.finished = False
+        self.failure: BaseException | None = None
         self.reader: threading.Thread | None = None
 
     def start(self, tasks: list[tuple[int, FitTask]]) -> None:
@@ -214,23 +227,32 @@ class _Worker:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for index in self.indices:
-            message = _receive(self.process.stdout)
-            if message is None:
-                break
+        try:
+            for index in self.indices:
+                message = _read_message(self.process.stdout)
+                if message is None:
+                    break
+                with self.done:
+                    self.results[index] = message
+                    self.done.notify_all()
+        except BaseException as error:
+            self.failure = error
+        finally:
             with self.done:
-                self.results[index] = message
+                self.finished = True
                 self.done.notify_all()
-        with self.done:
-            self.finished = True
-            self.done.notify_all()
 
     def result(self, index: int) -> tuple[Any, ...]:
         with self.done:
             while index not in self.results and not self.finished:
                 self.done.wait()
-            if index in self.results:
-                return self.results.pop(index)
+            data = self.results.pop(index, None)
+        if data is not None:
+            return pickle.loads(data)
+        if self.failure is not None:
+            raise RuntimeError(
+                f"reading the results of a model-fitting worker failed: {self.failure!r}"
+            ) from self.failure
         self.process.wait()
         self.log.seek(0)
         tail = self.log.read().decode(errors="replace")[-2000:]

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from _mcmc import short_protocol_settings
 
-from dartnk.analyses import example_data, load_trial
+from dartnk.analyses import _fit_pool, example_data, load_trial
 from dartnk.analyses._fit_figures import current_style, draw_figure, fit_figures
 from dartnk.analyses._fit_pool import FitTask, assign, run_fits, worker_flags
 from dartnk.analyses.protocol import protocol_from_dict
@@ -92,6 +92,15 @@ def test_an_error_in_a_worker_is_raised_here_with_the_worker_traceback(trial):
     notes = "\n".join(getattr(caught.value, "__notes__", []))
     assert "worker process fitting os" in notes
     assert "Traceback" in notes
+
+
+def test_a_failure_reading_a_worker_is_raised_here_instead_of_waiting(trial, monkeypatch):
+    def broken(stream):
+        raise OSError("the pipe broke")
+
+    monkeypatch.setattr(_fit_pool, "_read_message", broken)
+    with pytest.raises(RuntimeError, match="the pipe broke"):
+        list(run_fits(_tasks(trial), workers=2))
 
 
 def test_assignment_is_fixed_balanced_and_covers_every_fit_once():
