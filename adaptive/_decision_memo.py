@@ -274,48 +274,53 @@ def pending_state(
 
 
 class CountGraph:
-    """States of a design that reads counts only, linked by the events of a calendar walk.
+    """States of a design without a window, linked by the events of a calendar walk.
 
-    For a design without a window that does not read the most recent cohort, the state of
-    an arm is its known patients and DLTs per dose, its pending patients per dose and its
-    current dose; an enrolment at dose d, or a pending patient's outcome at dose d (no DLT,
-    DLT, not evaluable), leads to one next state. Each state is a node decided once
-    (through the design's :class:`DecisionMemo`), and ``children[node, event]`` links it to
-    the next, so that following an arm is one gather per event. Nodes made by
-    :meth:`child` are decided when their decisions are first asked for
-    (:meth:`decisions`), all of a batch in one call of the design.
+    The counts of an arm are its known patients and DLTs per dose, its pending patients per
+    dose and its current dose; an enrolment at dose d, or a pending patient's outcome at
+    dose d (no DLT, DLT, not evaluable), leads to one next count state. Each count state is
+    a node, and ``children[node, event]`` links it to the next, so that following an arm is
+    one gather per event. A design that reads the most recent cohort (the coherent CRM) is
+    decided on a node together with a cohort variant, ``2 * recent + dlt``: the pending
+    patients of that cohort (0 .. cohort size) and whether it had a known DLT; other designs
+    have one variant. Each (node, variant) is decided once, when its decision is first asked
+    for (:meth:`decisions`), all of a batch in one call of the design, on the state
+    :func:`pending_state` makes, which is the state the :class:`DecisionMemo` decides.
 
     Events are coded ``d`` for an enrolment at dose d and ``doses + 3 d + o`` for an
     outcome o (0 no DLT, 1 DLT, 2 not evaluable) at dose d.
     """
 
     def __init__(self, memo: DecisionMemo, doses: int) -> None:
-        if memo.cohort:
-            raise ValueError("the design reads the most recent cohort: use the DecisionMemo")
         self.memo = memo
         self.doses = doses
         self.events = 4 * doses
+        self.variants = 2 * (int(memo.design.cohort_size) + 1) if memo.cohort else 1
         self.size = 0
         self._index = _KeyIndex()
         self._grow(256)
 
     def _grow(self, capacity: int) -> None:
+        """Room for ``capacity`` nodes: per-node arrays, and per-(node, variant) decisions
+        indexed ``node * variants + variant``."""
+        v = self.variants
         fields = {
-            "n": ((capacity, self.doses), np.int16, 0),
-            "y": ((capacity, self.doses), np.int16, 0),
-            "pending": ((capacity, self.doses), np.int16, 0),
-            "current": ((capacity,), np.int64, 0),
-            "next_dose": ((capacity,), np.int64, -1),
-            "stop": ((capacity,), bool, False),
-            "mtd": ((capacity,), np.float64, np.nan),
-            "rule": ((capacity,), np.int64, 0),
-            "children": ((capacity, self.events), np.int32, -1),
-            "decided": ((capacity,), bool, False),
+            "n": ((capacity, self.doses), np.int16, 0, 1),
+            "y": ((capacity, self.doses), np.int16, 0, 1),
+            "pending": ((capacity, self.doses), np.int16, 0, 1),
+            "current": ((capacity,), np.int64, 0, 1),
+            "children": ((capacity, self.events), np.int32, -1, 1),
+            "next_dose": ((capacity * v,), np.int64, -1, v),
+            "stop": ((capacity * v,), bool, False, v),
+            "mtd": ((capacity * v,), np.float64, np.nan, v),
+            "rule": ((capacity * v,), np.int64, 0, v),
+            "decided": ((capacity * v,), bool, False, v),
         }
-        for name, (shape, dtype, fill) in fields.items():
+        for name, (shape, dtype, fill, per_node) in fields.items():
             fresh = np.full(shape, fill, dtype=dtype)
             if self.size:
-                fresh[: self.size] = getattr(self, name)[: self.size]
+                used = self.size * per_node
+                fresh[:used] = getattr(self, name)[:used]
             setattr(self, name, fresh)
         self.capacity = capacity
 
@@ -325,13 +330,11 @@ class CountGraph:
         y: np.ndarray,
         pending: np.ndarray,
         current: np.ndarray,
-        *,
-        decide: bool = True,
     ) -> np.ndarray:
-        """The nodes of these states; new ones decided in one batch (or, ``decide`` False,
-        when their decisions are first asked for)."""
-        zero = np.zeros(n.shape[0], dtype=np.int64)
-        digits = self.memo.digits(n, y, current, pending, zero, zero.astype(bool))
+        """The nodes of these count states (new ones are decided when first asked for)."""
+        digits = np.concatenate(
+            [np.asarray(c, dtype=np.int64) for c in (n, y, pending, current[:, None])], axis=1
+        )
         keys = _hash(digits)
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         nodes = self._index.find(unique)
@@ -347,41 +350,50 @@ class CountGraph:
             self.current[made] = current[rows]
             nodes[fresh] = made
             self._index.add(unique[fresh], made)
-            if decide:
-                self._decide(made)
         return nodes[inverse.ravel()]
 
-    def _decide(self, nodes: np.ndarray) -> None:
-        """Decide these (distinct, undecided) nodes in one batch of the design (each node is
-        one state, so the memo's own index is not needed)."""
-        zero = np.zeros(nodes.size, dtype=np.int64)
+    def _decide(self, keys: np.ndarray) -> None:
+        """Decide these distinct, undecided (node, variant) keys ``node * variants +
+        variant`` in one batch of the design."""
+        nodes, variant = np.divmod(keys, self.variants)
         state = pending_state(
             self.n[nodes].astype(np.int64),
             self.y[nodes].astype(np.int64),
             self.current[nodes],
             self.pending[nodes].astype(np.int64),
-            zero,
-            None,
+            variant // 2,
+            (variant % 2).astype(bool) if self.memo.cohort else None,
         )
         decision = self.memo.design.decide(state)
-        self.next_dose[nodes] = stored_next_dose(decision)
-        self.stop[nodes] = decision.stop
-        self.mtd[nodes] = decision.mtd
-        self.rule[nodes] = decision.rule
-        self.decided[nodes] = True
+        self.next_dose[keys] = stored_next_dose(decision)
+        self.stop[keys] = decision.stop
+        self.mtd[keys] = decision.mtd
+        self.rule[keys] = decision.rule
+        self.decided[keys] = True
 
-    def decisions(self, node: np.ndarray) -> StoredDecisions:
-        """The decisions at each of ``node``, deciding the nodes not decided yet in one
-        batch."""
-        undecided = ~self.decided[node]
+    def decisions(
+        self,
+        node: np.ndarray,
+        recent: np.ndarray | None = None,
+        last_cohort_dlt: np.ndarray | None = None,
+    ) -> StoredDecisions:
+        """The decisions at each of ``node`` (with, for a design that reads the most recent
+        cohort, its pending patients ``recent`` and whether it had a DLT), deciding those not
+        decided yet in one batch."""
+        key = np.asarray(node, dtype=np.int64)
+        if self.variants > 1:
+            if recent is None or last_cohort_dlt is None:
+                raise ValueError("the design reads the most recent cohort: pass recent and dlt")
+            key = key * self.variants + 2 * np.asarray(recent) + last_cohort_dlt
+        undecided = ~self.decided[key]
         if undecided.any():
-            self._decide(np.unique(node[undecided]))
+            self._decide(np.unique(key[undecided]))
         return StoredDecisions(
-            next_dose=self.next_dose[node],
-            stop=self.stop[node],
-            wait=np.zeros(node.size, dtype=bool),
-            mtd=self.mtd[node],
-            rule=self.rule[node],
+            next_dose=self.next_dose[key],
+            stop=self.stop[key],
+            wait=np.zeros(key.size, dtype=bool),
+            mtd=self.mtd[key],
+            rule=self.rule[key],
         )
 
     def child(self, node: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -404,7 +416,7 @@ class CountGraph:
             known = ~enrol & (outcome != 2)
             n[rows, dose] += known
             y[rows, dose] += ~enrol & (outcome == 1)
-            made = self.nodes_of(n, y, pending, current, decide=False)
+            made = self.nodes_of(n, y, pending, current)
             self.children.reshape(-1)[flat[missing]] = made
             child = self.children.reshape(-1)[flat]
         return child

@@ -659,31 +659,39 @@ def _result(
     eligible: np.ndarray,
     index: np.ndarray,
 ) -> ConstructSelection:
-    """Label the arrays (dropping the trial axis of a single analysis)."""
+    """Label the arrays (dropping the trial axis of a single analysis), all in one Dataset so
+    that the coordinates' indexes are built once."""
     lead = (TRIAL,) if draws.batch else ()
-    coords: dict[str, Any] = {CONSTRUCT: list(draws.constructs)}
+    n_constructs = len(draws.constructs)
+    gate_names = [rule.name for rule in rules]
+    coords: dict[str, Any] = {
+        CONSTRUCT: list(draws.constructs),
+        DRAW: draws.draw_coord,
+        "rank": np.arange(1, n_constructs + 1),
+        "gate": gate_names,
+    }
     if draws.batch:
         coords[TRIAL] = draws.trial_coord
-
-    def label(array: np.ndarray, *dims: str, **extra: Any) -> xr.DataArray:
-        data = array if draws.batch else array[0]
-        names = (*lead, *dims)
-        own = {k: v for k, v in coords.items() if k in names}
-        return xr.DataArray(data, dims=names, coords={**own, **extra})
-
-    n_constructs = len(draws.constructs)
+    arrays = {
+        "score": (score, (CONSTRUCT, DRAW)),
+        "expected_score": (score.mean(axis=-1), (CONSTRUCT,)),
+        "prob_best": (prob_best, (CONSTRUCT,)),
+        "rank_probabilities": (ranks, (CONSTRUCT, "rank")),
+        "available": (draws.available, (CONSTRUCT,)),
+        "gate_probability": (gate_probability, (CONSTRUCT, "gate")),
+        "gate_passed": (gate_passed, (CONSTRUCT, "gate")),
+        "eligible": (eligible, (CONSTRUCT,)),
+        "selected_index": (index, ()),
+    }
+    labelled = xr.Dataset(
+        {
+            name: ((*lead, *dims), array if draws.batch else array[0])
+            for name, (array, dims) in arrays.items()
+        },
+        coords=coords,
+    )
     return ConstructSelection(
-        score=label(score, CONSTRUCT, DRAW, draw=draws.draw_coord),
-        expected_score=label(score.mean(axis=-1), CONSTRUCT),
-        prob_best=label(prob_best, CONSTRUCT),
-        rank_probabilities=label(ranks, CONSTRUCT, "rank", rank=np.arange(1, n_constructs + 1)),
-        available=label(draws.available, CONSTRUCT),
-        gate_probability=label(
-            gate_probability, CONSTRUCT, "gate", gate=[rule.name for rule in rules]
-        ),
-        gate_passed=label(gate_passed, CONSTRUCT, "gate", gate=[rule.name for rule in rules]),
-        eligible=label(eligible, CONSTRUCT),
-        selected_index=label(index),
+        **{name: labelled[name].rename(None) for name in arrays},
         weights=MappingProxyType(dict(zip(preferences.names, preferences.weights, strict=True))),
         desirability=MappingProxyType(
             dict(zip(preferences.names, preferences.ranges, strict=True))

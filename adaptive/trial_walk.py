@@ -18,11 +18,12 @@ window, or at withdrawal (not evaluable, and replaced). This is the calendar of
 Each step handles one event per trial (an enrolment, a patient's outcome becoming known, or
 an arrival), for all trials at once. Arms whose data changed are decided by the design in
 one batch per step, on :class:`~dartnk.adaptive.EscalationState` of every such arm of every
-trial; designs without a DLT window have their decisions kept by state
-(:class:`~dartnk.adaptive._decision_memo.DecisionMemo`). A TITE design weighs its pending
-patients by their follow-up, so its arms with pending patients and a free slot are decided
-again at every event time; its decisions are taken at arrivals and outcomes, as a live
-trial takes them.
+trial; a design without a DLT window follows each arm through the nodes of a
+:class:`~dartnk.adaptive._decision_memo.CountGraph`, each state decided once (with, for the
+coherent CRM, the arm's most recent cohort read from its slots). A TITE design weighs its
+pending patients by their follow-up, so its arms with pending patients and a free slot are
+decided again at every event time; its decisions are taken at arrivals and outcomes, as a
+live trial takes them.
 
 Conventions: days are floats; doses 0-based; arms are indexed 0 .. arms - 1.
 
@@ -161,7 +162,7 @@ class _Walk:
             self._load(start)
         self.pending_count = self.pend.sum(axis=2).reshape(-1)
         self.graph = None
-        if self.memo is not None and not self.memo.cohort:
+        if self.memo is not None:
             self.graph = _count_graph(design)
             self.node = self.graph.nodes_of(
                 self.n.reshape(-1, self.doses),
@@ -355,20 +356,14 @@ class _Walk:
         if chosen.size == 0:
             return
         now = now[need]
-        if self.graph is not None:
-            decision = self.graph.decisions(self.node[chosen])
-        elif self.tite:
+        if self.tite:
             n, y = self.n_rows[chosen], self.y_rows[chosen]
             decision = self._decide_tite(chosen, n, y, self.current_flat[chosen], now)
+        elif self.memo.cohort:
+            recent, flag = self._recent_cohort(chosen, self.current_flat[chosen])
+            decision = self.graph.decisions(self.node[chosen], recent, flag)
         else:
-            n, y = self.n_rows[chosen], self.y_rows[chosen]
-            current = self.current_flat[chosen]
-            if self.memo.cohort:
-                recent, flag = self._recent_cohort(chosen, current)
-            else:
-                recent = np.zeros(chosen.size, dtype=np.int64)
-                flag = np.zeros(chosen.size, dtype=bool)
-            decision = self.memo.decide(n, y, current, self.pend_rows[chosen], recent, flag)
+            decision = self.graph.decisions(self.node[chosen])
         self.next_dose_flat[chosen] = decision.next_dose
         self.dirty_flat[chosen] = False
         self.decided_at_flat[chosen] = now

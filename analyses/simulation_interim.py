@@ -44,7 +44,7 @@ import numpy as np
 import xarray as xr
 
 from dartnk.adaptive import safety_gate, select_construct
-from dartnk.adaptive.trial_walk import DLT, Phase1Walk
+from dartnk.adaptive.trial_walk import DLT, ArmSlots, Phase1Walk
 
 from .protocol import Protocol
 from .simulation_blocks import Block
@@ -173,64 +173,71 @@ def interim_data(
     """The exact posteriors' parameters of every construct of every trial at its interim.
 
     ``observed`` replaces, for the patients of a data cut in the first slots, the simulated
-    response, kinetics and lots by what the cut shows where it shows them."""
-    slots = phase1.level.shape[2]
+    response, kinetics and lots by what the cut shows where it shows them. The work is
+    done on the filled slots only (in their C order), and sums per (trial, arm) are
+    bincounts over them."""
+    trials, arms, slots = phase1.level.shape
+    pairs = trials * arms
     mtd = phase1.mtd
     available = ~np.isnan(mtd)
     dose = np.where(available, mtd, 0).astype(np.int64)
-    trials, arms = mtd.shape
     rows = np.arange(trials)[:, None]
     cols = np.arange(arms)[None, :]
     n = phase1.n[rows, cols, dose]
     y = phase1.y[rows, cols, dose]
     tox_a, tox_b = protocol.expansion.toxicity_prior
-    level = phase1.level.astype(np.int64)
-    filled = level >= 0
-    safe_level = np.where(filled, level, 0)
-    arm_index = np.broadcast_to(np.arange(arms)[None, :, None], level.shape)
-    cut = interim_day[:, None, None]
-    at_dose = filled & (level == dose[..., None])
-    cropped = _crop(courses, slots)
+    place = np.flatnonzero(phase1.level.reshape(-1) >= 0)
+    pair, slot = np.divmod(place, slots)
+    arm = pair % arms
+    level = phase1.level.reshape(-1)[place].astype(np.int64)
+    infusion = phase1.infusion.reshape(-1)[place]
+    cut = np.repeat(interim_day, arms)[pair]
+    at_dose = level == dose.reshape(-1)[pair]
+    taken = _taken(courses, pair * courses.walk.onset_day.shape[2] + slot)
     responder, known_day = response_times(
-        cropped,
-        phase1.infusion,
-        phase1.outcome,
-        truth.response[arm_index, safe_level],
+        taken,
+        infusion,
+        phase1.outcome.reshape(-1)[place],
+        truth.response[arm, level],
         timing,
     )
-    if observed is not None:
-        head = observed.slots
-        seen = ~np.isnan(observed.response_day)
-        responder[:, :, :head] = np.where(seen, observed.responder == 1, responder[:, :, :head])
-        known_day[:, :, :head] = np.where(seen, observed.response_day, known_day[:, :, :head])
+    head = 0 if observed is None else observed.slots
+    early = np.flatnonzero(slot < head)
+    if early.size:
+        where = (arm[early], slot[early])
+        seen = ~np.isnan(observed.response_day[where])
+        responder[early] = np.where(seen, observed.responder[where] == 1, responder[early])
+        known_day[early] = np.where(seen, observed.response_day[where], known_day[early])
     known = at_dose & (known_day <= cut)
-    x = (known & responder).sum(axis=2)
-    m = known.sum(axis=2)
+    x = _per_pair(pair[known & responder], pairs, trials)
+    m = _per_pair(pair[known], pairs, trials)
     resp_a, resp_b = protocol.priors.response_beta
-    infused = filled & np.isfinite(phase1.infusion)
-    kinetic_known = infused & (phase1.infusion + timing.tmax <= cut)
-    value = truth.log10_cmax[arm_index, safe_level] + truth.kinetics_sd * cropped.kinetics_z
-    if observed is not None:
-        head = observed.slots
-        measured = ~np.isnan(observed.log10_cmax)
-        value[:, :, :head] = np.where(measured, observed.log10_cmax, value[:, :, :head])
-        kinetic_known[:, :, :head] |= measured
+    kinetic_known = np.isfinite(infusion) & (infusion + timing.tmax <= cut)
+    value = truth.log10_cmax[arm, level] + truth.kinetics_sd * taken.kinetics_z
+    if early.size:
+        measured = ~np.isnan(observed.log10_cmax[where])
+        value[early] = np.where(measured, observed.log10_cmax[where], value[early])
+        kinetic_known[early] |= measured
     mean0, sd0 = protocol.priors.kinetics_mean[0], protocol.priors.kinetics_sd[0]
-    sigma = _pooled_sd(value, kinetic_known, safe_level, truth.dlt.shape[1])
+    doses = truth.dlt.shape[1]
+    cell = (pair * doses + level)[kinetic_known]
+    sigma = _pooled_sd_of_cells(cell, value[kinetic_known], trials, arms, doses)
     sigma = np.where(np.isnan(sigma), protocol.priors.kinetics_sigma_scale, sigma)
     at_known = kinetic_known & at_dose
-    k = at_known.sum(axis=2)
-    total = np.where(at_known, value, 0.0).sum(axis=2)
+    k = _per_pair(pair[at_known], pairs, trials)
+    dense = np.zeros(pairs * slots)
+    dense[place[at_known]] = value[at_known]
+    total = dense.reshape(trials, arms, slots).sum(axis=2)
     precision = 1.0 / sd0**2 + k / sigma**2
     post_var = 1.0 / precision
     post_mean = post_var * (mean0 / sd0**2 + total / sigma**2)
-    enrol = phase1.enrol
-    lot1 = filled & (enrol + cropped.lot1_day <= cut)
-    lot2 = filled & (enrol + cropped.lot2_day <= cut)
-    released = (lot1 & cropped.lot1_released).sum(axis=2) + (lot2 & cropped.lot2_released).sum(
-        axis=2
+    enrol = phase1.enrol.reshape(-1)[place]
+    lot1 = enrol + taken.lot1_day <= cut
+    lot2 = enrol + taken.lot2_day <= cut
+    released = _per_pair(pair[lot1 & taken.lot1_released], pairs, trials) + _per_pair(
+        pair[lot2 & taken.lot2_released], pairs, trials
     )
-    lots = lot1.sum(axis=2) + lot2.sum(axis=2)
+    lots = _per_pair(pair[lot1], pairs, trials) + _per_pair(pair[lot2], pairs, trials)
     man_a, man_b = protocol.priors.manufacturing_beta
     return InterimData(
         available=available,
@@ -241,14 +248,19 @@ def interim_data(
     )
 
 
-def _crop(courses: SlotCourses, slots: int) -> SlotCourses:
-    from dartnk.adaptive.trial_walk import ArmSlots
+def _per_pair(pair: np.ndarray, pairs: int, trials: int) -> np.ndarray:
+    """Count of entries per (trial, arm), shape (trials, arms)."""
+    return np.bincount(pair, minlength=pairs).reshape(trials, -1)
 
+
+def _taken(courses: SlotCourses, index: np.ndarray) -> SlotCourses:
+    """The courses of the slots at flat positions ``index`` of the (trials, arms, slots)
+    arrays, as 1-D arrays."""
     walk = courses.walk
     return SlotCourses(
-        walk=ArmSlots(**{f: getattr(walk, f)[:, :, :slots] for f in walk.__dataclass_fields__}),
+        walk=ArmSlots(**{f: np.ravel(getattr(walk, f))[index] for f in walk.__dataclass_fields__}),
         **{
-            f: getattr(courses, f)[:, :, :slots]
+            f: np.ravel(getattr(courses, f))[index]
             for f in courses.__dataclass_fields__
             if f != "walk"
         },
@@ -257,11 +269,20 @@ def _crop(courses: SlotCourses, slots: int) -> SlotCourses:
 
 def _pooled_sd(value: np.ndarray, known: np.ndarray, level: np.ndarray, doses: int) -> np.ndarray:
     """Pooled within-dose standard deviation per (trial, arm); NaN below 2 degrees of
-    freedom. Sums per (trial, arm, dose) are bincounts over the known values."""
+    freedom (:func:`_pooled_sd_of_cells` on the known values of (trials, arms, slots)
+    arrays)."""
     trials, arms, _ = value.shape
-    groups = trials * arms * doses
     cell = (np.arange(trials * arms).reshape(trials, arms, 1) * doses + level)[known]
-    values = value[known]
+    return _pooled_sd_of_cells(cell, value[known], trials, arms, doses)
+
+
+def _pooled_sd_of_cells(
+    cell: np.ndarray, values: np.ndarray, trials: int, arms: int, doses: int
+) -> np.ndarray:
+    """Pooled within-dose standard deviation per (trial, arm) of ``values`` in cells
+    ``(trial * arms + arm) * doses + dose``; NaN below 2 degrees of freedom. Sums per cell
+    are bincounts."""
+    groups = trials * arms * doses
     count = np.bincount(cell, minlength=groups).reshape(trials, arms, doses)
     total = np.bincount(cell, weights=values, minlength=groups).reshape(trials, arms, doses)
     square = np.bincount(cell, weights=values * values, minlength=groups).reshape(
@@ -322,31 +343,31 @@ def select(
     some = np.flatnonzero(data.available.any(axis=1))
     if some.size == 0:
         return selected, prob_best
-    shape = (some.size, data.available.shape[1], draws)
-    parts = {name: np.empty(shape, dtype=np.float32) for name in _COMPONENTS}
+    s = protocol.selection
+    gates = safety_gate(overdose_from=protocol.toxicity.overdose_from, ewoc=protocol.toxicity.ewoc)
+    dims = ("trial", "construct", "draw")
+    coords = {"construct": list(constructs)}
     offset = 0
-    done = 0
     for block in blocks:
         inside = some[(some >= offset) & (some < offset + block.size)]
         offset += block.size
+        if inside.size == 0:
+            continue
         rng = stream(seed, block.index, _SELECTION)
-        rows = slice(done, done + inside.size)
-        _block_draws(data, inside, rng, draws, {k: v[rows] for k, v in parts.items()})
-        done += inside.size
-    dims = ("trial", "construct", "draw")
-    coords = {"construct": list(constructs)}
-    components = xr.Dataset({name: (dims, values) for name, values in parts.items()}, coords=coords)
-    s = protocol.selection
-    result = select_construct(
-        components,
-        weights=dict(s.weights),
-        desirability={k: (v.worst, v.best) for k, v in s.desirability.items()},
-        prob_best_threshold=s.prob_best_threshold,
-        gates=safety_gate(
-            overdose_from=protocol.toxicity.overdose_from, ewoc=protocol.toxicity.ewoc
-        ),
-    )
-    index = result.selected_index.to_numpy()
-    selected[some] = np.where(np.isnan(index), -1, index).astype(np.int64)
-    prob_best[some] = result.prob_best.to_numpy()
+        shape = (inside.size, data.available.shape[1], draws)
+        parts = {name: np.empty(shape, dtype=np.float32) for name in _COMPONENTS}
+        _block_draws(data, inside, rng, draws, parts)
+        components = xr.Dataset(
+            {name: (dims, values) for name, values in parts.items()}, coords=coords
+        )
+        result = select_construct(
+            components,
+            weights=dict(s.weights),
+            desirability={k: (v.worst, v.best) for k, v in s.desirability.items()},
+            prob_best_threshold=s.prob_best_threshold,
+            gates=gates,
+        )
+        index = result.selected_index.to_numpy()
+        selected[inside] = np.where(np.isnan(index), -1, index).astype(np.int64)
+        prob_best[inside] = result.prob_best.to_numpy()
     return selected, prob_best

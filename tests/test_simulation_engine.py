@@ -55,7 +55,7 @@ def test_kept_decisions_equal_the_designs_own_decide_on_random_states(name):
         np.testing.assert_array_equal(kept.mtd, direct.mtd)
 
 
-@pytest.mark.parametrize("name", ("3+3", "BOIN", "BLRM"))
+@pytest.mark.parametrize("name", NON_TITE)
 def test_the_count_graph_follows_events_to_the_decisions_of_the_states(name):
     design = build_design(PROTOCOL, name)
     graph = CountGraph(DecisionMemo(design), 5)
@@ -84,8 +84,15 @@ def test_the_count_graph_follows_events_to_the_decisions_of_the_states(name):
         resolved = ~enrol & ~idle
         n[rows, at] += resolved & (outcome != 2)
         y[rows, at] += resolved & (outcome == 1)
-        expected = graph.memo.decide(n, y, current, pending, np.zeros(trials, int), rows < 0)
-        kept = graph.decisions(node)
+        if graph.memo.cohort:
+            at_current = pending[rows, current]
+            recent = rng.integers(0, np.minimum(at_current, design.cohort_size) + 1)
+            flag = rng.random(trials) < 0.4
+            kept = graph.decisions(node, recent, flag)
+        else:
+            recent, flag = np.zeros(trials, int), rows < 0
+            kept = graph.decisions(node)
+        expected = graph.memo.decide(n, y, current, pending, recent, flag)
         np.testing.assert_array_equal(kept.next_dose, expected.next_dose)
         np.testing.assert_array_equal(kept.stop, expected.stop)
         np.testing.assert_array_equal(kept.mtd, expected.mtd)
