@@ -178,6 +178,35 @@ def test_beta_draws_are_the_beta_quantiles_of_their_uniforms():
     assert (np.abs(logit) >= LOGIT_LIMIT).any()
 
 
+class _FixedUniforms:
+    """A generator stand-in whose uniforms are given, row by row."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self, out, dtype):
+        out[...] = self.u[: out.shape[0]]
+
+
+def test_beta_draws_are_the_beta_quantiles_up_to_the_edges_of_the_table():
+    """Uniforms packed into the outermost cells of the table (logit U within 0.1 of
+    +-LOGIT_LIMIT) and across it: every draw within 2e-5 of betaincinv, and exact beyond."""
+    edge = LOGIT_LIMIT * (1 - 1e-6)
+    t = np.concatenate(
+        [
+            np.linspace(-edge, edge, 2001),
+            np.linspace(LOGIT_LIMIT - 0.1, edge, 500),
+            np.linspace(-edge, 0.1 - LOGIT_LIMIT, 500),
+            [LOGIT_LIMIT + 0.5, -LOGIT_LIMIT - 0.5],
+        ]
+    )
+    u = (1.0 / (1.0 + np.exp(-t))).astype(np.float32)
+    for a, b in [(0.5, 0.5), (0.5, 60.0), (60.0, 0.5), (3.0, 13.0), (60.0, 60.0), (1.0, 41.5)]:
+        draws = beta_draws(_FixedUniforms(u[None, :]), np.array([a]), np.array([b]), u.size)
+        exact = betaincinv(a, b, u.astype(float))
+        assert np.abs(draws[0] - exact).max() < 2e-5, (a, b)
+
+
 def test_beta_draws_follow_their_distribution_and_fill_out_in_place():
     a, b = np.array([[2.5, 0.5], [1.0, 9.0]]), np.array([[7.0, 0.5], [1.0, 2.0]])
     out = np.empty((2, 2, 20_000), dtype=np.float32)
