@@ -171,6 +171,11 @@ class _Walk:
                 self.current.reshape(-1),
             )
         self._views()
+        self.ring = None
+        if self.memo is not None and self.memo.cohort:
+            self.ring = np.full((trials * arms, self.cohort), -1, dtype=np.int64)
+            if start is not None:
+                self._rebuild_ring(np.arange(trials * arms))
         self.hi = np.zeros(trials, dtype=np.int64)
         self.lo = np.zeros(trials, dtype=np.int64)
         self.queue_check = np.ones(trials, dtype=bool)
@@ -312,25 +317,39 @@ class _Walk:
         in_cohort, _, _ = self._cohort_run(status, self.level_rows[pairs], current)
         return in_cohort, (in_cohort & (status == DLT)).any(axis=1)
 
-    def _recent_cohort(
-        self, pairs: np.ndarray, current: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _rebuild_ring(self, pairs: np.ndarray) -> None:
+        """Set the cohort ring of these (trial, arm) pairs from their slots: the slots of
+        the most recent cohort (:meth:`_cohort`), oldest first, right-aligned, -1 before."""
+        in_cohort, _ = self._cohort(pairs, self.current_flat[pairs])
+        slot = np.where(in_cohort, np.arange(self.count), -1)
+        self.ring[pairs] = np.sort(slot, axis=1)[:, self.count - self.cohort :]
+
+    def _ring_enrol(self, pair: np.ndarray, slot: np.ndarray, dose: np.ndarray) -> None:
+        """Update the cohort rings for a patient enrolled at ``dose`` in ``slot``, before
+        the pairs' current doses change. A patient at the current dose joins the trailing
+        run; at another dose the run restarts with the patient, unless the old run was
+        empty: then earlier patients at the new dose may belong to it (the patients after
+        them were not evaluable), and those pairs (``self.rebuild``) are rebuilt from the
+        slots once the enrolment is written."""
+        ring = self.ring[pair]
+        same = dose == self.current_flat[pair]
+        empty = ring[:, -1] < 0
+        shifted = np.empty_like(ring)
+        shifted[:, :-1] = np.where(same[:, None], ring[:, 1:], -1)
+        shifted[:, -1] = slot
+        self.ring[pair] = shifted
+        self.rebuild = pair[~same & empty]
+
+    def _recent_cohort(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per (trial, arm) pair, the pending patients of the most recent cohort and whether a
-        known DLT is among it (as :meth:`_cohort`), read from the last ``2 * cohort + 2``
-        enrolled slots; the pairs whose cohort may reach further back are read in full."""
-        width = min(self.count, 2 * self.cohort + 2)
-        start = np.maximum(self.enrolled_flat[pairs] - width, 0)
-        flat = (pairs * self.count + start)[:, None] + np.arange(width)
-        status = self.status_flat[flat]
-        in_cohort, from_end, other = self._cohort_run(status, self.level_flat[flat], current)
-        recent = (in_cohort & (status == PENDING)).sum(axis=1)
-        flag = (in_cohort & (status == DLT)).any(axis=1)
-        partial = np.flatnonzero((start > 0) & ~other & (from_end[:, 0] < self.cohort))
-        if partial.size:
-            full, full_flag = self._cohort(pairs[partial], current[partial])
-            status_rows = self.status_rows[pairs[partial]]
-            recent[partial] = (full & (status_rows == PENDING)).sum(axis=1)
-            flag[partial] = full_flag
+        known DLT is among it (as :meth:`_cohort`), read from the pair's cohort ring: the
+        slots of that cohort, kept by :meth:`_ring_enrol` as patients are enrolled and
+        rebuilt from the slots when one of the arm's patients turns out not evaluable."""
+        ring = self.ring[pairs]
+        member = ring >= 0
+        status = self.status_flat[(pairs * self.count)[:, None] + np.maximum(ring, 0)]
+        recent = (member & (status == PENDING)).sum(axis=1)
+        flag = (member & (status == DLT)).any(axis=1)
         return recent, flag
 
     def _decide(self, rows: np.ndarray) -> None:
@@ -360,7 +379,7 @@ class _Walk:
             n, y = self.n_rows[chosen], self.y_rows[chosen]
             decision = self._decide_tite(chosen, n, y, self.current_flat[chosen], now)
         elif self.memo.cohort:
-            recent, flag = self._recent_cohort(chosen, self.current_flat[chosen])
+            recent, flag = self._recent_cohort(chosen)
             decision = self.graph.decisions(self.node[chosen], recent, flag)
         else:
             decision = self.graph.decisions(self.node[chosen])
@@ -452,11 +471,15 @@ class _Walk:
         self.pend_flat[pair * self.doses + dose] += 1
         self.pending_count[pair] += 1
         self.enrolled_flat[pair] += 1
+        if self.ring is not None:
+            self._ring_enrol(pair, slot, dose)
         self.current_flat[pair] = dose
         self.consumed_flat[rows * self.row_k + patient] = True
         self.dirty_flat[pair] = True
         if self.graph is not None:
             self.node[pair] = self.graph.child(self.node[pair], dose)
+        if self.ring is not None and self.rebuild.size:
+            self._rebuild_ring(self.rebuild)
 
     def _resolve(self, rows: np.ndarray, position: np.ndarray) -> None:
         arm = position // self.capacity
@@ -482,6 +505,8 @@ class _Walk:
         if self.graph is not None:
             code = np.where(outcome == DLT, 1, np.where(evaluable, 0, 2))
             self.node[pair] = self.graph.child(self.node[pair], self.doses + 3 * dose + code)
+        if self.ring is not None and not evaluable.all():
+            self._rebuild_ring(pair[~evaluable])
 
     def step(self, rows: np.ndarray) -> np.ndarray:
         """One event per trial of ``rows``; returns the rows still in Phase 1."""
