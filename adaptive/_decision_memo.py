@@ -3,11 +3,12 @@
 A design without a DLT window decides on discrete data only: patients and DLTs per dose,
 the current dose, the pending patients per dose (their outcomes are weighed, not their
 follow-up) and, for a design that reads the most recent cohort (the CRM's coherence rule),
-the pending patients of that cohort and whether it had a DLT. Such a state is written as a
-row of whole numbers, hashed to one 64-bit key and kept with its decision; a state met
-again is looked up (binary search on the sorted keys) and its stored row compared digit by
-digit, so a hash collision is detected, never used. New states are decided by the design
-in one batch.
+the pending patients of that cohort and whether it had a DLT. The count part of such a
+state is a node of a :class:`CountGraph`, found by a 64-bit hash of its row of whole
+numbers (binary search on the sorted keys, the stored row compared digit by digit, so a
+hash collision is detected, never used) and linked to the nodes the events of a calendar
+walk lead to. Each (node, cohort variant) is decided by the design once, new ones in one
+batch.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from ._base import BatchDecision, EscalationDesign
 from ._state import EscalationState, PendingBatch
 
-__all__ = ["DecisionMemo", "StoredDecisions", "reads_cohort", "stored_next_dose"]
+__all__ = ["CountGraph", "StoredDecisions", "pending_state", "reads_cohort", "stored_next_dose"]
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
@@ -115,126 +116,6 @@ class _KeyIndex:
         self._recent = (recent_keys[order], recent_ids[order])
 
 
-def _grown(values: np.ndarray, size: int) -> np.ndarray:
-    """``values`` with room for at least ``size`` rows (capacity doubled)."""
-    if values.shape[0] >= size:
-        return values
-    fresh = np.zeros((max(size, 2 * values.shape[0]), *values.shape[1:]), dtype=values.dtype)
-    fresh[: values.shape[0]] = values
-    return fresh
-
-
-class DecisionMemo:
-    """Decisions of one design without a DLT window, by state.
-
-    Parameters
-    ----------
-    design : EscalationDesign
-        A design with ``window`` None.
-    """
-
-    def __init__(self, design: EscalationDesign) -> None:
-        if design.window is not None:
-            raise ValueError(f"{design!r} weighs follow-up; its decisions cannot be kept by state")
-        self.design = design
-        self.cohort = reads_cohort(design)
-        self._index = _KeyIndex()
-        self._size = 0
-        self._digits: np.ndarray | None = None
-        self._next_dose = np.zeros(0, dtype=np.int64)
-        self._stop = np.zeros(0, dtype=bool)
-        self._wait = np.zeros(0, dtype=bool)
-        self._mtd = np.zeros(0)
-        self._rule = np.zeros(0, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return self._size
-
-    def digits(
-        self,
-        n: np.ndarray,
-        y: np.ndarray,
-        current: np.ndarray,
-        pending: np.ndarray,
-        recent: np.ndarray,
-        last_cohort_dlt: np.ndarray,
-    ) -> np.ndarray:
-        """The state as a row of whole numbers (cohort columns only when the design reads
-        them)."""
-        columns = [n, y, pending, current[:, None]]
-        if self.cohort:
-            columns += [recent[:, None], last_cohort_dlt[:, None]]
-        return np.concatenate([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
-
-    def decide(
-        self,
-        n: np.ndarray,
-        y: np.ndarray,
-        current: np.ndarray,
-        pending: np.ndarray,
-        recent: np.ndarray,
-        last_cohort_dlt: np.ndarray,
-    ) -> StoredDecisions:
-        """Decisions for a batch of states.
-
-        Parameters
-        ----------
-        n, y : ndarray of int, shape (states, doses)
-            Known patients and DLTs per 0-based dose.
-        current : ndarray of int, shape (states,)
-        pending : ndarray of int, shape (states, doses)
-            Pending patients per dose.
-        recent : ndarray of int, shape (states,)
-            Pending patients of the most recent cohort (all at the current dose).
-        last_cohort_dlt : ndarray of bool, shape (states,)
-        """
-        digits = self.digits(n, y, current, pending, recent, last_cohort_dlt)
-        keys = _hash(digits)
-        record = self._index.find(keys)
-        found = record >= 0
-        if found.any() and not np.array_equal(self._digits[record[found]], digits[found]):
-            raise RuntimeError("two escalation states share one 64-bit key")
-        missing = np.flatnonzero(~found)
-        if missing.size:
-            self._insert(digits[missing], keys[missing], n.shape[1])
-            record[missing] = self._index.find(keys[missing])
-        return StoredDecisions(
-            next_dose=self._next_dose[record],
-            stop=self._stop[record],
-            wait=self._wait[record],
-            mtd=self._mtd[record],
-            rule=self._rule[record],
-        )
-
-    def _insert(self, digits: np.ndarray, keys: np.ndarray, doses: int) -> None:
-        keys, first = np.unique(keys, return_index=True)
-        digits = digits[first]
-        n, y, pending = (
-            digits[:, :doses],
-            digits[:, doses : 2 * doses],
-            digits[:, 2 * doses : 3 * doses],
-        )
-        current = digits[:, 3 * doses]
-        recent = digits[:, 3 * doses + 1] if self.cohort else np.zeros(keys.size, np.int64)
-        flag = digits[:, 3 * doses + 2].astype(bool) if self.cohort else None
-        decision = self.design.decide(pending_state(n, y, current, pending, recent, flag))
-        count = keys.size
-        start, stop = self._size, self._size + count
-        if self._digits is None:
-            self._digits = np.zeros((0, digits.shape[1]), dtype=np.int64)
-        self._digits = _grown(self._digits, stop)
-        for name in ("_next_dose", "_stop", "_wait", "_mtd", "_rule"):
-            setattr(self, name, _grown(getattr(self, name), stop))
-        self._digits[start:stop] = digits
-        self._next_dose[start:stop] = stored_next_dose(decision)
-        self._stop[start:stop] = decision.stop
-        self._wait[start:stop] = decision.wait
-        self._mtd[start:stop] = decision.mtd
-        self._rule[start:stop] = decision.rule
-        self._index.add(keys, np.arange(start, stop))
-        self._size = stop
-
-
 def pending_state(
     n: np.ndarray,
     y: np.ndarray,
@@ -285,17 +166,20 @@ class CountGraph:
     patients of that cohort (0 .. cohort size) and whether it had a known DLT; other designs
     have one variant. Each (node, variant) is decided once, when its decision is first asked
     for (:meth:`decisions`), all of a batch in one call of the design, on the state
-    :func:`pending_state` makes, which is the state the :class:`DecisionMemo` decides.
+    :func:`pending_state` makes of it.
 
     Events are coded ``d`` for an enrolment at dose d and ``doses + 3 d + o`` for an
     outcome o (0 no DLT, 1 DLT, 2 not evaluable) at dose d.
     """
 
-    def __init__(self, memo: DecisionMemo, doses: int) -> None:
-        self.memo = memo
+    def __init__(self, design: EscalationDesign, doses: int) -> None:
+        if design.window is not None:
+            raise ValueError(f"{design!r} weighs follow-up; its decisions cannot be kept by state")
+        self.design = design
+        self.cohort = reads_cohort(design)
         self.doses = doses
         self.events = 4 * doses
-        self.variants = 2 * (int(memo.design.cohort_size) + 1) if memo.cohort else 1
+        self.variants = 2 * (int(design.cohort_size) + 1) if self.cohort else 1
         self.size = 0
         self._index = _KeyIndex()
         self._grow(256)
@@ -338,6 +222,9 @@ class CountGraph:
         keys = _hash(digits)
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         nodes = self._index.find(unique)
+        found = np.flatnonzero(nodes >= 0)
+        if found.size and not np.array_equal(self._digits(nodes[found]), digits[first[found]]):
+            raise RuntimeError("two escalation states share one 64-bit key")
         fresh = np.flatnonzero(nodes < 0)
         if fresh.size:
             rows = first[fresh]
@@ -352,6 +239,19 @@ class CountGraph:
             self._index.add(unique[fresh], made)
         return nodes[inverse.ravel()]
 
+    def _digits(self, nodes: np.ndarray) -> np.ndarray:
+        """The rows of whole numbers of these nodes' count states (as :meth:`nodes_of` hashes
+        them)."""
+        return np.concatenate(
+            [
+                self.n[nodes].astype(np.int64),
+                self.y[nodes].astype(np.int64),
+                self.pending[nodes].astype(np.int64),
+                self.current[nodes, None],
+            ],
+            axis=1,
+        )
+
     def _decide(self, keys: np.ndarray) -> None:
         """Decide these distinct, undecided (node, variant) keys ``node * variants +
         variant`` in one batch of the design."""
@@ -362,9 +262,9 @@ class CountGraph:
             self.current[nodes],
             self.pending[nodes].astype(np.int64),
             variant // 2,
-            (variant % 2).astype(bool) if self.memo.cohort else None,
+            (variant % 2).astype(bool) if self.cohort else None,
         )
-        decision = self.memo.design.decide(state)
+        decision = self.design.decide(state)
         self.next_dose[keys] = stored_next_dose(decision)
         self.stop[keys] = decision.stop
         self.mtd[keys] = decision.mtd

@@ -44,9 +44,7 @@ import numpy as np
 from ._base import EscalationDesign
 from ._decision_memo import (
     CountGraph,
-    DecisionMemo,
     StoredDecisions,
-    reads_cohort,
     stored_next_dose,
 )
 from ._state import EscalationState, PendingBatch
@@ -74,22 +72,13 @@ __all__ = [
     "walk_phase1",
 ]
 
-_MEMOS: dict[EscalationDesign, DecisionMemo] = {}
 _GRAPHS: dict[EscalationDesign, CountGraph] = {}
-
-
-def _memo(design: EscalationDesign) -> DecisionMemo:
-    memo = _MEMOS.get(design)
-    if memo is None:
-        memo = DecisionMemo(design)
-        _MEMOS[design] = memo
-    return memo
 
 
 def _count_graph(design: EscalationDesign) -> CountGraph:
     graph = _GRAPHS.get(design)
     if graph is None:
-        graph = CountGraph(_memo(design), design.n_doses)
+        graph = CountGraph(design, design.n_doses)
         _GRAPHS[design] = graph
     return graph
 
@@ -113,8 +102,6 @@ class _Walk:
         trials, arms, count = slots.shape
         self.design = design
         self.tite = design.window is not None
-        self.cohort_reader = self.tite or reads_cohort(design)
-        self.memo = None if self.tite else _memo(design)
         self.cohort = int(design.cohort_size)
         self.p = np.asarray(dlt_probability, dtype=float)
         self.doses = self.p.shape[1]
@@ -161,9 +148,8 @@ class _Walk:
         if start is not None:
             self._load(start)
         self.pending_count = self.pend.sum(axis=2).reshape(-1)
-        self.graph = None
-        if self.memo is not None:
-            self.graph = _count_graph(design)
+        self.graph = None if self.tite else _count_graph(design)
+        if self.graph is not None:
             self.node = self.graph.nodes_of(
                 self.n.reshape(-1, self.doses),
                 self.y.reshape(-1, self.doses),
@@ -172,7 +158,7 @@ class _Walk:
             )
         self._views()
         self.ring = None
-        if self.memo is not None and self.memo.cohort:
+        if self.graph is not None and self.graph.cohort:
             self.ring = np.full((trials * arms, self.cohort), -1, dtype=np.int64)
             if start is not None:
                 self._rebuild_ring(np.arange(trials * arms))
@@ -378,7 +364,7 @@ class _Walk:
         if self.tite:
             n, y = self.n_rows[chosen], self.y_rows[chosen]
             decision = self._decide_tite(chosen, n, y, self.current_flat[chosen], now)
-        elif self.memo.cohort:
+        elif self.graph.cohort:
             recent, flag = self._recent_cohort(chosen)
             decision = self.graph.decisions(self.node[chosen], recent, flag)
         else:
