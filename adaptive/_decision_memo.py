@@ -296,6 +296,32 @@ class CountGraph:
             rule=self.rule[key],
         )
 
+    def explore(self, start: np.ndarray, cohort: int, budget: int) -> None:
+        """Make and decide the nodes a calendar walk can reach from ``start``, breadth first,
+        until the graph has ``budget`` nodes (the rest are made as the walk meets them).
+
+        From a node, the walk can enrol at the decided next dose while fewer than
+        ``cohort`` patients are pending, and a pending patient's outcome can become known
+        at each dose with one. A design that reads the most recent cohort is not explored:
+        its decisions depend on the order of the patients, which a node does not hold.
+        """
+        if self.variants > 1:
+            return
+        frontier = np.unique(np.asarray(start, dtype=np.int64))
+        while frontier.size and self.size < budget:
+            decided = self.decisions(frontier)
+            pending = self.pending[frontier]
+            enrol = (decided.next_dose >= 0) & ~decided.stop & (pending.sum(axis=1) < cohort)
+            holder, dose = np.nonzero(pending > 0)
+            outcome = self.doses + 3 * dose
+            nodes = np.concatenate([frontier[enrol], *([frontier[holder]] * 3)])
+            events = np.concatenate(
+                [decided.next_dose[enrol], outcome, outcome + 1, outcome + 2]
+            )
+            before = self.size
+            made = self.child(nodes, events)
+            frontier = np.unique(made[made >= before]).astype(np.int64)
+
     def child(self, node: np.ndarray, event: np.ndarray) -> np.ndarray:
         """The nodes after ``event`` at each of ``node``."""
         flat = node.astype(np.int64) * self.events + event

@@ -75,10 +75,20 @@ __all__ = [
 _GRAPHS: dict[EscalationDesign, CountGraph] = {}
 
 
+_EXPLORED_NODES = 100_000
+"""Nodes of a design's count graph made and decided before its first walk (breadth first
+from an arm's first state), so that walks rarely meet a state not decided yet."""
+
+
 def _count_graph(design: EscalationDesign) -> CountGraph:
+    """The count graph of ``design``, made on first use and explored from the state of an
+    arm before its first patient (:meth:`CountGraph.explore`)."""
     graph = _GRAPHS.get(design)
     if graph is None:
         graph = CountGraph(design, design.n_doses)
+        zero = np.zeros((1, design.n_doses), dtype=np.int64)
+        first = graph.nodes_of(zero, zero, zero, np.array([design.start]))
+        graph.explore(first, int(design.cohort_size), _EXPLORED_NODES)
         _GRAPHS[design] = graph
     return graph
 

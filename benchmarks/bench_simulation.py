@@ -5,8 +5,8 @@ Prints a table; this is a measurement, not a test. BLAS and OpenMP are limited t
 thread before NumPy loads.
 
 Each line is the best of ``--repeats`` timed runs after one warm-up run of the same kind
-(the decision graphs and kept decisions of a design are built on first use and reused, as
-in any long run). Lines and their goals:
+(a design's count graph is made and explored on first use, and grows as walks meet new
+states; a long run reuses it as these repeats do). Lines and their goals:
 
 - single-arm BOIN, 5 doses, 10 cohorts of 3 (``BOIN::get.oc``'s setting): >= 1,000,000;
 - single-arm CRM, 6 doses, 24 patients one at a time (``dfcrm::crmsim``'s): >= 250,000;

@@ -120,6 +120,21 @@ def test_the_count_graph_follows_events_to_the_decisions_of_the_states(name):
         np.testing.assert_array_equal(graph.n[node], n)
 
 
+def test_the_explored_graph_holds_every_state_a_walk_of_the_3_3_meets():
+    """The 3+3's reachable states fit the exploration's budget, so walks from an arm's first
+    state, in every scenario, make no node the exploration did not."""
+    from dartnk.adaptive.trial_walk import _count_graph
+    from dartnk.analyses.simulation import simulate_trials
+
+    design = build_design(PROTOCOL, "3+3")
+    graph = _count_graph(design)
+    explored = graph.size
+    assert graph.decided[:explored].all()
+    simulate_trials(PROTOCOL, designs=["3+3"], scenarios=None, n_trials=1000, seed=5)
+    assert _count_graph(design) is graph
+    assert graph.size == explored
+
+
 def test_only_the_coherent_crm_reads_the_most_recent_cohort():
     assert reads_cohort(build_design(PROTOCOL, "CRM"))
     assert not any(reads_cohort(build_design(PROTOCOL, n)) for n in ("3+3", "BOIN", "BLRM"))
