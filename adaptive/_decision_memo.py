@@ -315,9 +315,7 @@ class CountGraph:
             holder, dose = np.nonzero(pending > 0)
             outcome = self.doses + 3 * dose
             nodes = np.concatenate([frontier[enrol], *([frontier[holder]] * 3)])
-            events = np.concatenate(
-                [decided.next_dose[enrol], outcome, outcome + 1, outcome + 2]
-            )
+            events = np.concatenate([decided.next_dose[enrol], outcome, outcome + 1, outcome + 2])
             before = self.size
             made = self.child(nodes, events)
             frontier = np.unique(made[made >= before]).astype(np.int64)
