@@ -19,11 +19,11 @@ Each step handles one event per trial (an enrolment, a patient's outcome becomin
 an arrival), for all trials at once. Arms whose data changed are decided by the design in
 one batch per step, on :class:`~dartnk.adaptive.EscalationState` of every such arm of every
 trial; a design without a DLT window follows each arm through the nodes of a
-:class:`~dartnk.adaptive._decision_memo.CountGraph`, each state decided once (with, for the
-coherent CRM, the arm's most recent cohort read from its slots). A TITE design weighs its
-pending patients by their follow-up, so its arms with pending patients and a free slot are
-decided again at every event time; its decisions are taken at arrivals and outcomes, as a
-live trial takes them.
+:class:`~dartnk.adaptive._count_graph.CountGraph`, each state decided once (with, for the
+coherent CRM, the arm's most recent cohort kept per arm as a register of its slots). A
+TITE design weighs its pending patients by their follow-up, so its arms with pending
+patients and a free slot are decided again at every event time; its decisions are taken at
+arrivals and outcomes, as a live trial takes them.
 
 Conventions: days are floats; doses 0-based; arms are indexed 0 .. arms - 1.
 
@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import EscalationDesign
-from ._decision_memo import (
+from ._count_graph import (
     CountGraph,
     StoredDecisions,
     stored_next_dose,
@@ -76,8 +76,9 @@ _GRAPHS: dict[EscalationDesign, CountGraph] = {}
 
 
 _EXPLORED_NODES = 100_000
-"""Nodes of a design's count graph made and decided before its first walk (breadth first
-from an arm's first state), so that walks rarely meet a state not decided yet."""
+"""About how many nodes of a design's count graph are made before its first walk (breadth
+first from an arm's first state, each decided where a walk can ask), so that walks rarely
+meet a state not decided yet."""
 
 
 def _count_graph(design: EscalationDesign) -> CountGraph:
@@ -291,42 +292,38 @@ class _Walk:
 
     # --- decisions --------------------------------------------------------------------
 
-    def _cohort_run(
-        self, status: np.ndarray, level: np.ndarray, current: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """On rows of consecutive slots: whether each slot is in the most recent cohort (the
-        trailing run of valid patients at the current dose, at most a cohort of them), the
-        run's length from each slot to the end, and whether a valid patient at another dose
-        is among the rows' slots."""
+    def _cohort(self, pairs: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per slot of each (trial, arm) pair, whether it is in the most recent cohort (the
+        trailing run of valid patients at the current dose, after the last valid patient at
+        another dose, at most a cohort of them), and whether a known DLT is among them."""
+        status = self.status_rows[pairs]
         valid = (status == PENDING) | (status == NO_DLT) | (status == DLT)
-        at = valid & (level == current[:, None])
+        at = valid & (self.level_rows[pairs] == current[:, None])
         other = valid & ~at
         later_other = np.cumsum(other[:, ::-1], axis=1)[:, ::-1] - other
         run = at & (later_other == 0)
         from_end = np.cumsum(run[:, ::-1], axis=1)[:, ::-1]
-        return run & (from_end <= self.cohort), from_end, other.any(axis=1)
-
-    def _cohort(self, pairs: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per slot of each (trial, arm) pair, whether it is in the most recent cohort
-        (:meth:`_cohort_run` on all its slots), and whether a known DLT is among them."""
-        status = self.status_rows[pairs]
-        in_cohort, _, _ = self._cohort_run(status, self.level_rows[pairs], current)
+        in_cohort = run & (from_end <= self.cohort)
         return in_cohort, (in_cohort & (status == DLT)).any(axis=1)
 
     def _rebuild_ring(self, pairs: np.ndarray) -> None:
-        """Set the cohort ring of these (trial, arm) pairs from their slots: the slots of
-        the most recent cohort (:meth:`_cohort`), oldest first, right-aligned, -1 before."""
+        """Set the cohort register of these (trial, arm) pairs from their slots: the slots
+        of the most recent cohort (:meth:`_cohort`), oldest first, right-aligned, -1
+        before."""
         in_cohort, _ = self._cohort(pairs, self.current_flat[pairs])
-        slot = np.where(in_cohort, np.arange(self.count), -1)
-        self.ring[pairs] = np.sort(slot, axis=1)[:, self.count - self.cohort :]
+        slot = np.sort(np.where(in_cohort, np.arange(self.count), -1), axis=1)
+        width = min(self.count, self.cohort)
+        ring = np.full((pairs.size, self.cohort), -1, dtype=np.int64)
+        ring[:, self.cohort - width :] = slot[:, self.count - width :]
+        self.ring[pairs] = ring
 
-    def _ring_enrol(self, pair: np.ndarray, slot: np.ndarray, dose: np.ndarray) -> None:
-        """Update the cohort rings for a patient enrolled at ``dose`` in ``slot``, before
-        the pairs' current doses change. A patient at the current dose joins the trailing
-        run; at another dose the run restarts with the patient, unless the old run was
-        empty: then earlier patients at the new dose may belong to it (the patients after
-        them were not evaluable), and those pairs (``self.rebuild``) are rebuilt from the
-        slots once the enrolment is written."""
+    def _ring_enrol(self, pair: np.ndarray, slot: np.ndarray, dose: np.ndarray) -> np.ndarray:
+        """Shift a patient enrolled at ``dose`` in ``slot`` into the cohort registers, before
+        the pairs' current doses change; return the pairs to rebuild from their slots once
+        the enrolment is written. A patient at the current dose joins the trailing run (the
+        oldest member leaves past a cohort); at another dose the run restarts with the
+        patient, unless the old run was empty: then earlier patients at the new dose may
+        belong to it (the patients after them were not evaluable)."""
         ring = self.ring[pair]
         same = dose == self.current_flat[pair]
         empty = ring[:, -1] < 0
@@ -334,13 +331,14 @@ class _Walk:
         shifted[:, :-1] = np.where(same[:, None], ring[:, 1:], -1)
         shifted[:, -1] = slot
         self.ring[pair] = shifted
-        self.rebuild = pair[~same & empty]
+        return pair[~same & empty]
 
     def _recent_cohort(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per (trial, arm) pair, the pending patients of the most recent cohort and whether a
-        known DLT is among it (as :meth:`_cohort`), read from the pair's cohort ring: the
-        slots of that cohort, kept by :meth:`_ring_enrol` as patients are enrolled and
-        rebuilt from the slots when one of the arm's patients turns out not evaluable."""
+        known DLT is among it (as :meth:`_cohort`), read from the pair's cohort register:
+        the slots of that cohort, shifted in by :meth:`_ring_enrol` as patients are enrolled
+        and rebuilt from the slots when one of the arm's patients turns out not
+        evaluable."""
         ring = self.ring[pairs]
         member = ring >= 0
         status = self.status_flat[(pairs * self.count)[:, None] + np.maximum(ring, 0)]
@@ -413,7 +411,6 @@ class _Walk:
         return StoredDecisions(
             next_dose=stored_next_dose(decision),
             stop=decision.stop,
-            wait=decision.wait,
             mtd=decision.mtd,
             rule=decision.rule.astype(np.int64),
         )
@@ -467,15 +464,14 @@ class _Walk:
         self.pend_flat[pair * self.doses + dose] += 1
         self.pending_count[pair] += 1
         self.enrolled_flat[pair] += 1
-        if self.ring is not None:
-            self._ring_enrol(pair, slot, dose)
+        rebuild = None if self.ring is None else self._ring_enrol(pair, slot, dose)
         self.current_flat[pair] = dose
         self.consumed_flat[rows * self.row_k + patient] = True
         self.dirty_flat[pair] = True
         if self.graph is not None:
             self.node[pair] = self.graph.child(self.node[pair], dose)
-        if self.ring is not None and self.rebuild.size:
-            self._rebuild_ring(self.rebuild)
+        if rebuild is not None and rebuild.size:
+            self._rebuild_ring(rebuild)
 
     def _resolve(self, rows: np.ndarray, position: np.ndarray) -> None:
         arm = position // self.capacity

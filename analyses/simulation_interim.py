@@ -173,9 +173,11 @@ def interim_data(
     """The exact posteriors' parameters of every construct of every trial at its interim.
 
     ``observed`` replaces, for the patients of a data cut in the first slots, the simulated
-    response, kinetics and lots by what the cut shows where it shows them. The work is
-    done on the filled slots only (in their C order), and sums per (trial, arm) are
-    bincounts over them."""
+    response, kinetics and lots by what the cut shows where it shows them (a patient with
+    lot results at the cut counts those lots and no simulated ones). The work is done on
+    the filled slots only (in their C order): counts per (trial, arm) are bincounts over
+    them, and the kinetics total is summed over a dense (trial, arm, slot) array, in the
+    order of the slots."""
     trials, arms, slots = phase1.level.shape
     pairs = trials * arms
     mtd = phase1.mtd
@@ -191,7 +193,7 @@ def interim_data(
     arm = pair % arms
     level = phase1.level.reshape(-1)[place].astype(np.int64)
     infusion = phase1.infusion.reshape(-1)[place]
-    cut = np.repeat(interim_day, arms)[pair]
+    cut = interim_day[pair // arms]
     at_dose = level == dose.reshape(-1)[pair]
     taken = _taken(courses, pair * courses.walk.onset_day.shape[2] + slot)
     responder, known_day = response_times(
@@ -203,8 +205,8 @@ def interim_data(
     )
     head = 0 if observed is None else observed.slots
     early = np.flatnonzero(slot < head)
+    where = (arm[early], slot[early])
     if early.size:
-        where = (arm[early], slot[early])
         seen = ~np.isnan(observed.response_day[where])
         responder[early] = np.where(seen, observed.responder[where] == 1, responder[early])
         known_day[early] = np.where(seen, observed.response_day[where], known_day[early])
@@ -234,10 +236,14 @@ def interim_data(
     enrol = phase1.enrol.reshape(-1)[place]
     lot1 = enrol + taken.lot1_day <= cut
     lot2 = enrol + taken.lot2_day <= cut
-    released = _per_pair(pair[lot1 & taken.lot1_released], pairs, trials) + _per_pair(
-        pair[lot2 & taken.lot2_released], pairs, trials
-    )
-    lots = _per_pair(pair[lot1], pairs, trials) + _per_pair(pair[lot2], pairs, trials)
+    lots = lot1.astype(np.int64) + lot2
+    released = (lot1 & taken.lot1_released).astype(np.int64) + (lot2 & taken.lot2_released)
+    if early.size:
+        tested = observed.lots[where] > 0
+        lots[early] = np.where(tested, observed.lots[where], lots[early])
+        released[early] = np.where(tested, observed.released[where], released[early])
+    released = _sum_per_pair(pair, released, pairs, trials)
+    lots = _sum_per_pair(pair, lots, pairs, trials)
     man_a, man_b = protocol.priors.manufacturing_beta
     return InterimData(
         available=available,
@@ -253,6 +259,11 @@ def _per_pair(pair: np.ndarray, pairs: int, trials: int) -> np.ndarray:
     return np.bincount(pair, minlength=pairs).reshape(trials, -1)
 
 
+def _sum_per_pair(pair: np.ndarray, counts: np.ndarray, pairs: int, trials: int) -> np.ndarray:
+    """Sum of whole-number ``counts`` per (trial, arm), shape (trials, arms)."""
+    return np.bincount(pair, weights=counts, minlength=pairs).astype(np.int64).reshape(trials, -1)
+
+
 def _taken(courses: SlotCourses, index: np.ndarray) -> SlotCourses:
     """The courses of the slots at flat positions ``index`` of the (trials, arms, slots)
     arrays, as 1-D arrays."""
@@ -265,15 +276,6 @@ def _taken(courses: SlotCourses, index: np.ndarray) -> SlotCourses:
             if f != "walk"
         },
     )
-
-
-def _pooled_sd(value: np.ndarray, known: np.ndarray, level: np.ndarray, doses: int) -> np.ndarray:
-    """Pooled within-dose standard deviation per (trial, arm); NaN below 2 degrees of
-    freedom (:func:`_pooled_sd_of_cells` on the known values of (trials, arms, slots)
-    arrays)."""
-    trials, arms, _ = value.shape
-    cell = (np.arange(trials * arms).reshape(trials, arms, 1) * doses + level)[known]
-    return _pooled_sd_of_cells(cell, value[known], trials, arms, doses)
 
 
 def _pooled_sd_of_cells(

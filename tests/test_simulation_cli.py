@@ -189,6 +189,41 @@ def test_forward_simulation_keeps_the_patients_of_the_cut(forward):
     assert float(result.dataset["mean_remaining_n"].sel(scenario="default")) < 80
 
 
+def test_the_forward_interim_counts_the_lots_the_cut_shows(monkeypatch):
+    """A cut patient's lot results enter the manufacturability posterior as the cut shows
+    them, in place of simulated ones; a patient without one keeps simulated lots."""
+    import dataclasses
+
+    from dartnk.analyses import simulation_run
+
+    captured = {}
+    real = simulation_run.interim_data
+
+    def spy(*args):
+        captured.setdefault("args", args)
+        return real(*args)
+
+    monkeypatch.setattr(simulation_run, "interim_data", spy)
+    simulate_forward(
+        load_trial(example_data()), design="3+3", scenarios=["default"], n_trials=20, seed=2
+    )
+    *head, observed = captured["args"]
+    patient = observed.lots >= 0
+    shown = dataclasses.replace(observed, lots=np.where(patient, 2, -1))
+    released = real(*head, dataclasses.replace(shown, released=np.where(patient, 2, 0)))
+    failed = real(*head, dataclasses.replace(shown, released=np.zeros_like(observed.released)))
+    a_released, b_released = released.manufacturability
+    a_failed, b_failed = failed.manufacturability
+    per_arm = 2 * patient.sum(axis=1)
+    np.testing.assert_array_equal(a_released - a_failed, np.broadcast_to(per_arm, a_failed.shape))
+    np.testing.assert_array_equal(a_released + b_released, a_failed + b_failed)
+    untested = dataclasses.replace(observed, lots=np.where(patient, 0, -1))
+    for kept, plain in zip(
+        real(*head, untested).manufacturability, real(*head, None).manufacturability, strict=True
+    ):
+        np.testing.assert_array_equal(kept, plain)
+
+
 def test_forward_simulation_refuses_a_cut_with_phase_2_patients():
     from dartnk.analyses import default_protocol, default_scenario, generate_trial
 

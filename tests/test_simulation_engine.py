@@ -8,8 +8,8 @@ from scipy.special import betaincinv
 from scipy.stats import beta as beta_dist
 from scipy.stats import kstest
 
-from dartnk.adaptive import _decision_memo
-from dartnk.adaptive._decision_memo import (
+from dartnk.adaptive import _count_graph
+from dartnk.adaptive._count_graph import (
     CountGraph,
     pending_state,
     reads_cohort,
@@ -18,7 +18,7 @@ from dartnk.adaptive._decision_memo import (
 from dartnk.adaptive.trial_walk import ArmSlots, walk_phase1
 from dartnk.analyses import build_design, default_protocol
 from dartnk.analyses.simulation_draws import LOGIT_LIMIT, beta_draws
-from dartnk.analyses.simulation_interim import _pooled_sd
+from dartnk.analyses.simulation_interim import _pooled_sd_of_cells
 
 PROTOCOL = default_protocol()
 NON_TITE = ("3+3", "BOIN", "CRM", "BLRM")
@@ -65,7 +65,7 @@ def test_a_hash_collision_between_two_states_is_detected(monkeypatch):
     """Two count states given one key (a hash made constant) raise instead of sharing a
     node."""
     graph = CountGraph(build_design(PROTOCOL, "BOIN"), 5)
-    monkeypatch.setattr(_decision_memo, "_hash", lambda digits: np.zeros(len(digits), np.int64))
+    monkeypatch.setattr(_count_graph, "_hash", lambda digits: np.zeros(len(digits), np.int64))
     zero = np.zeros((1, 5), dtype=np.int64)
     first = graph.nodes_of(zero, zero, zero, np.array([0]))
     np.testing.assert_array_equal(graph.nodes_of(zero, zero, zero, np.array([0])), first)
@@ -122,17 +122,18 @@ def test_the_count_graph_follows_events_to_the_decisions_of_the_states(name):
 
 def test_the_explored_graph_holds_every_state_a_walk_of_the_3_3_meets():
     """The 3+3's reachable states fit the exploration's budget, so walks from an arm's first
-    state, in every scenario, make no node the exploration did not."""
+    state, in every scenario, make no node and ask for no decision the exploration did not."""
     from dartnk.adaptive.trial_walk import _count_graph
     from dartnk.analyses.simulation import simulate_trials
 
     design = build_design(PROTOCOL, "3+3")
     graph = _count_graph(design)
-    explored = graph.size
-    assert graph.decided[:explored].all()
+    explored, decided = graph.size, int(graph.decided.sum())
+    can_ask = graph.pending[:explored].sum(axis=1) < design.cohort_size
+    assert graph.decided[:explored][can_ask].all()
     simulate_trials(PROTOCOL, designs=["3+3"], scenarios=None, n_trials=1000, seed=5)
     assert _count_graph(design) is graph
-    assert graph.size == explored
+    assert (graph.size, int(graph.decided.sum())) == (explored, decided)
 
 
 def test_only_the_coherent_crm_reads_the_most_recent_cohort():
@@ -270,4 +271,6 @@ def test_the_pooled_within_dose_sd_is_that_of_the_groups_taken_one_by_one():
                 freedom += group.size - 1
         if freedom >= 2:
             expected[t, a] = np.sqrt(squares / freedom)
-    np.testing.assert_allclose(_pooled_sd(value, known, level, 5), expected, rtol=1e-12)
+    cell = (np.arange(60 * 3).reshape(60, 3, 1) * 5 + level)[known]
+    pooled = _pooled_sd_of_cells(cell, value[known], 60, 3, 5)
+    np.testing.assert_allclose(pooled, expected, rtol=1e-12)

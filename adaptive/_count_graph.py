@@ -44,12 +44,11 @@ def reads_cohort(design: EscalationDesign) -> bool:
 
 @dataclass(frozen=True)
 class StoredDecisions:
-    """Decisions of a batch of states: next dose (-1: none), stop, wait, MTD (NaN: none)
-    and the index of the rule that decided."""
+    """Decisions of a batch of states: next dose (-1: none, the design stops or waits),
+    stop, MTD (NaN: none) and the index of the rule that decided."""
 
     next_dose: np.ndarray
     stop: np.ndarray
-    wait: np.ndarray
     mtd: np.ndarray
     rule: np.ndarray
 
@@ -223,7 +222,9 @@ class CountGraph:
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         nodes = self._index.find(unique)
         found = np.flatnonzero(nodes >= 0)
-        if found.size and not np.array_equal(self._digits(nodes[found]), digits[first[found]]):
+        if not np.array_equal(digits, digits[first][inverse.ravel()]) or (
+            found.size and not np.array_equal(self._digits(nodes[found]), digits[first[found]])
+        ):
             raise RuntimeError("two escalation states share one 64-bit key")
         fresh = np.flatnonzero(nodes < 0)
         if fresh.size:
@@ -291,14 +292,14 @@ class CountGraph:
         return StoredDecisions(
             next_dose=self.next_dose[key],
             stop=self.stop[key],
-            wait=np.zeros(key.size, dtype=bool),
             mtd=self.mtd[key],
             rule=self.rule[key],
         )
 
     def explore(self, start: np.ndarray, cohort: int, budget: int) -> None:
-        """Make and decide the nodes a calendar walk can reach from ``start``, breadth first,
-        until the graph has ``budget`` nodes (the rest are made as the walk meets them).
+        """Make the nodes a calendar walk can reach from ``start``, breadth first, level by
+        level until the graph has at least ``budget`` nodes (the rest are made as walks meet
+        them), deciding each where a walk can ask: with fewer than ``cohort`` pending.
 
         From a node, the walk can enrol at the decided next dose while fewer than
         ``cohort`` patients are pending, and a pending patient's outcome can become known
@@ -309,12 +310,13 @@ class CountGraph:
             return
         frontier = np.unique(np.asarray(start, dtype=np.int64))
         while frontier.size and self.size < budget:
-            decided = self.decisions(frontier)
             pending = self.pending[frontier]
-            enrol = (decided.next_dose >= 0) & ~decided.stop & (pending.sum(axis=1) < cohort)
+            open_slot = np.flatnonzero(pending.sum(axis=1) < cohort)
+            decided = self.decisions(frontier[open_slot])
+            enrol = (decided.next_dose >= 0) & ~decided.stop
             holder, dose = np.nonzero(pending > 0)
             outcome = self.doses + 3 * dose
-            nodes = np.concatenate([frontier[enrol], *([frontier[holder]] * 3)])
+            nodes = np.concatenate([frontier[open_slot[enrol]], *([frontier[holder]] * 3)])
             events = np.concatenate([decided.next_dose[enrol], outcome, outcome + 1, outcome + 2])
             before = self.size
             made = self.child(nodes, events)
