@@ -161,6 +161,69 @@ def _slots(trials, arms, count, *, delay=10.0, dlt=0.99):
     )
 
 
+def _check_cohort_registers(monkeypatch):
+    """Make every step of a walk with cohort registers first compare them, on all its
+    unfinished trials, with the most recent cohort read from the slots; return the number
+    of (trial, arm) pairs compared."""
+    from dartnk.adaptive import trial_walk
+
+    step = trial_walk._Walk.step
+    compared = [0]
+
+    def checked(self, rows):
+        if self.ring is not None and rows.size:
+            pairs = (rows[:, None] * self.arms + self.arm_index).reshape(-1)
+            in_cohort, flag = self._cohort(pairs, self.current_flat[pairs])
+            pending = (in_cohort & (self.status_rows[pairs] == 1)).sum(axis=1)
+            recent, kept_flag = self._recent_cohort(pairs)
+            np.testing.assert_array_equal(recent, pending)
+            np.testing.assert_array_equal(kept_flag, flag)
+            compared[0] += pairs.size
+        return step(self, rows)
+
+    monkeypatch.setattr(trial_walk._Walk, "step", checked)
+    return compared
+
+
+def test_the_crm_cohort_register_is_the_most_recent_cohort_at_every_step(monkeypatch):
+    """Product failures and withdrawals (patients who are not evaluable, and replaced) and
+    DLTs at every dose: the register kept per arm equals the cohort read from the slots."""
+    compared = _check_cohort_registers(monkeypatch)
+    rng = np.random.default_rng(np.random.SeedSequence(23))
+    trials, arms, count, k = 200, 3, 60, 2000
+    shape = (trials, arms, count)
+    slots = ArmSlots(
+        infusion_delay=np.where(rng.random(shape) < 0.3, np.inf, rng.uniform(5, 20, shape)),
+        failure_delay=rng.uniform(10, 30, shape),
+        dlt_uniform=rng.random(shape),
+        onset_day=rng.uniform(1, 28, shape),
+        dropout_day=np.where(rng.random(shape) < 0.25, rng.uniform(0, 28, shape), np.inf),
+    )
+    arrival = np.cumsum(rng.exponential(1.0, (trials, k)), axis=1)
+    eligible = rng.integers(1, 8, (trials, k)).astype(np.uint8)
+    walk_phase1(
+        build_design(PROTOCOL, "CRM"),
+        np.tile([0.05, 0.15, 0.3, 0.45, 0.6], (arms, 1)),
+        arrival,
+        eligible,
+        slots,
+        max_wait=14.0,
+        window=28.0,
+    )
+    assert compared[0] > 20 * trials * arms
+
+
+def test_the_crm_cohort_register_holds_from_a_data_cut(monkeypatch):
+    from dartnk.analyses import example_data, load_trial
+    from dartnk.analyses.simulation_forward import simulate_forward
+
+    compared = _check_cohort_registers(monkeypatch)
+    simulate_forward(
+        load_trial(example_data()), design="CRM", scenarios=["default"], n_trials=100, seed=4
+    )
+    assert compared[0] > 0
+
+
 def test_an_arm_takes_patients_only_while_fewer_than_a_cohort_are_pending():
     design = build_design(PROTOCOL, "3+3")
     trials, k = 2, 300
