@@ -153,6 +153,15 @@ def pending_state(
     )
 
 
+def _count_row(
+    n: np.ndarray, y: np.ndarray, pending: np.ndarray, current: np.ndarray
+) -> np.ndarray:
+    """Count states as rows of whole numbers: patients, DLTs and pending patients per dose,
+    then the current dose."""
+    columns = (n, y, pending, np.asarray(current)[:, None])
+    return np.concatenate([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
+
+
 class CountGraph:
     """States of a design without a window, linked by the events of a calendar walk.
 
@@ -215,9 +224,7 @@ class CountGraph:
         current: np.ndarray,
     ) -> np.ndarray:
         """The nodes of these count states (new ones are decided when first asked for)."""
-        digits = np.concatenate(
-            [np.asarray(c, dtype=np.int64) for c in (n, y, pending, current[:, None])], axis=1
-        )
+        digits = _count_row(n, y, pending, current)
         keys = _hash(digits)
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         nodes = self._index.find(unique)
@@ -243,15 +250,7 @@ class CountGraph:
     def _digits(self, nodes: np.ndarray) -> np.ndarray:
         """The rows of whole numbers of these nodes' count states (as :meth:`nodes_of` hashes
         them)."""
-        return np.concatenate(
-            [
-                self.n[nodes].astype(np.int64),
-                self.y[nodes].astype(np.int64),
-                self.pending[nodes].astype(np.int64),
-                self.current[nodes, None],
-            ],
-            axis=1,
-        )
+        return _count_row(self.n[nodes], self.y[nodes], self.pending[nodes], self.current[nodes])
 
     def _decide(self, keys: np.ndarray) -> None:
         """Decide these distinct, undecided (node, variant) keys ``node * variants +

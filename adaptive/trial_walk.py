@@ -372,11 +372,9 @@ class _Walk:
         if self.tite:
             n, y = self.n_rows[chosen], self.y_rows[chosen]
             decision = self._decide_tite(chosen, n, y, self.current_flat[chosen], now)
-        elif self.graph.cohort:
-            recent, flag = self._recent_cohort(chosen)
-            decision = self.graph.decisions(self.node[chosen], recent, flag)
         else:
-            decision = self.graph.decisions(self.node[chosen])
+            cohort = self._recent_cohort(chosen) if self.graph.cohort else ()
+            decision = self.graph.decisions(self.node[chosen], *cohort)
         self.next_dose_flat[chosen] = decision.next_dose
         self.dirty_flat[chosen] = False
         self.decided_at_flat[chosen] = now

@@ -242,8 +242,8 @@ def interim_data(
         tested = observed.lots[where] > 0
         lots[early] = np.where(tested, observed.lots[where], lots[early])
         released[early] = np.where(tested, observed.released[where], released[early])
-    released = _sum_per_pair(pair, released, pairs, trials)
-    lots = _sum_per_pair(pair, lots, pairs, trials)
+    released = _per_pair(pair, pairs, trials, released)
+    lots = _per_pair(pair, pairs, trials, lots)
     man_a, man_b = protocol.priors.manufacturing_beta
     return InterimData(
         available=available,
@@ -254,14 +254,13 @@ def interim_data(
     )
 
 
-def _per_pair(pair: np.ndarray, pairs: int, trials: int) -> np.ndarray:
-    """Count of entries per (trial, arm), shape (trials, arms)."""
-    return np.bincount(pair, minlength=pairs).reshape(trials, -1)
-
-
-def _sum_per_pair(pair: np.ndarray, counts: np.ndarray, pairs: int, trials: int) -> np.ndarray:
-    """Sum of whole-number ``counts`` per (trial, arm), shape (trials, arms)."""
-    return np.bincount(pair, weights=counts, minlength=pairs).astype(np.int64).reshape(trials, -1)
+def _per_pair(
+    pair: np.ndarray, pairs: int, trials: int, counts: np.ndarray | None = None
+) -> np.ndarray:
+    """Entries per (trial, arm), or the sum of their whole-number ``counts``, shape
+    (trials, arms)."""
+    total = np.bincount(pair, weights=counts, minlength=pairs)
+    return total.astype(np.int64).reshape(trials, -1)
 
 
 def _taken(courses: SlotCourses, index: np.ndarray) -> SlotCourses:
