@@ -132,13 +132,24 @@ class OutOfSlots(RuntimeError):
 
 def next_eligible(eligible: np.ndarray, arms: int) -> np.ndarray:
     """For each arm, the index of the first patient at or after k eligible for it
-    (``K`` for none), shape (trials, arms, K + 1)."""
+    (``K`` for none), shape (trials, arms, K + 1).
+
+    Per arm this is the suffix minimum of ``k`` where eligible and ``K`` elsewhere, taken by
+    doubling: after the pass with shift s, entry k holds the minimum over [k, k + 2s), so
+    ceil(log2 K) elementwise minimums give it (faster than a running minimum along rows).
+    """
     trials, count = eligible.shape
     dtype = np.int16 if count < np.iinfo(np.int16).max else np.int32
     index = np.arange(count, dtype=dtype)
-    out = np.full((trials, arms, count + 1), count, dtype=dtype)
+    gap = np.subtract(count, index, dtype=dtype)
+    out = np.empty((trials, arms, count + 1), dtype=dtype)
+    out[:, :, count] = count
     for a in range(arms):
-        hit = ((eligible >> a) & 1).astype(bool)
-        candidate = np.where(hit, index, count)
-        out[:, a, :count] = np.minimum.accumulate(candidate[:, ::-1], axis=1)[:, ::-1]
+        missing = ((eligible >> a) & 1) == 0
+        candidate = np.add(index, np.multiply(gap, missing, dtype=dtype), dtype=dtype)
+        shift = 1
+        while shift < count:
+            np.minimum(candidate[:, :-shift], candidate[:, shift:], out=candidate[:, :-shift])
+            shift *= 2
+        out[:, a, :count] = candidate
     return out

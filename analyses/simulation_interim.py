@@ -49,7 +49,7 @@ from dartnk.adaptive.trial_walk import DLT, ArmSlots, Phase1Walk
 from .protocol import Protocol
 from .simulation_blocks import Block
 from .simulation_draws import beta_draws
-from .simulation_latents import ScenarioArrays, SlotCourses, stream
+from .simulation_latents import ScenarioArrays, SlotCourses, kinetics_deviate, stream
 
 __all__ = [
     "InterimData",
@@ -215,7 +215,8 @@ def interim_data(
     m = _per_pair(pair[known], pairs, trials)
     resp_a, resp_b = protocol.priors.response_beta
     kinetic_known = np.isfinite(infusion) & (infusion + timing.tmax <= cut)
-    value = truth.log10_cmax[arm, level] + truth.kinetics_sd * taken.kinetics_z
+    z = kinetics_deviate(taken.kinetics_uniform, truth.kinetics_clip)
+    value = truth.log10_cmax[arm, level] + truth.kinetics_sd * z
     if early.size:
         measured = ~np.isnan(observed.log10_cmax[where])
         value[early] = np.where(measured, observed.log10_cmax[where], value[early])

@@ -49,7 +49,8 @@ __all__ = [
     "BlockPatients",
     "ScenarioArrays",
     "SlotCourses",
-    "draw_block",
+    "draw_blocks",
+    "kinetics_deviate",
     "scenario_arrays",
     "stream",
 ]
@@ -243,7 +244,8 @@ class SlotCourses:
     Arrays of one shape (trials, arms, slots): the DLT-related parts (:class:`ArmSlots`)
     plus the lots (study days after enrolment of the release results, the second lot only
     after a failed first), the latent uniform and assessment of response, the days from a
-    DLT to going off study, and the standardised kinetics deviate.
+    DLT to going off study, and the latent uniform of the standardised kinetics deviate
+    (:func:`kinetics_deviate`, taken only for the patients a walk enrols).
     """
 
     walk: ArmSlots
@@ -253,7 +255,7 @@ class SlotCourses:
     lot2_released: np.ndarray
     response_uniform: np.ndarray
     off_delay: np.ndarray
-    kinetics_z: np.ndarray
+    kinetics_uniform: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -323,29 +325,34 @@ def _courses(raw: dict[str, np.ndarray], truth: ScenarioArrays, window: float) -
         lot2_released=second_ok,
         response_uniform=raw["response"],
         off_delay=off_delay,
-        kinetics_z=np.clip(raw["kinetics"], -truth.kinetics_clip, truth.kinetics_clip),
+        kinetics_uniform=raw["kinetics"],
     )
 
 
-def _raw(rng: np.random.Generator, slots: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """The latent variables of ``slots`` patient slots per trial and arm (``shape`` is
-    (trials, arms)), drawn slot by slot so that more slots begin with the same patients.
+def kinetics_deviate(uniform: np.ndarray, clip: float) -> np.ndarray:
+    """The standardised kinetics deviate of latent uniforms: the normal quantile, kept
+    within +-``clip`` (single precision, as the uniforms)."""
+    z = ndtri(np.clip(uniform, 1e-7, 1 - 1e-7)).astype(np.float32)
+    return np.clip(z, -clip, clip)
 
-    Uniforms are single precision (a grid of 2^-24, far finer than any probability the
-    scenarios give); the kinetics deviate is the normal quantile of its uniform."""
-    uniform = rng.random((slots, len(_SLOT_LATENTS), *shape), dtype=np.float32)
-    out = {}
+
+def _raw_into(rng: np.random.Generator, out: dict[str, np.ndarray], rows: slice) -> None:
+    """Draw the latent uniforms of the trials ``rows`` of ``out`` (arrays of shape (trials,
+    arms, slots), one per latent), slot by slot so that more slots begin with the same
+    patients. Uniforms are single precision (a grid of 2^-24, far finer than any
+    probability the scenarios give)."""
+    first = next(iter(out.values()))
+    trials = rows.stop - rows.start
+    uniform = rng.random(
+        (first.shape[2], len(_SLOT_LATENTS), trials, first.shape[1]), dtype=np.float32
+    )
     for k, name in enumerate(_SLOT_LATENTS):
-        values = np.moveaxis(uniform[:, k], 0, -1)
-        if name == "kinetics":
-            values = ndtri(np.clip(values, 1e-7, 1 - 1e-7)).astype(np.float32)
-        out[name] = np.ascontiguousarray(values)
-    return out
+        out[name][rows] = np.moveaxis(uniform[:, k], 0, -1)
 
 
-def draw_block(
+def draw_blocks(
     seed: int,
-    block: Block,
+    blocks: list[Block],
     truth: ScenarioArrays,
     *,
     pages: int,
@@ -353,13 +360,15 @@ def draw_block(
     expansion_slots: int,
     window: float,
 ) -> BlockPatients:
-    """The patients of one block under a scenario (see the module docstring).
+    """The patients of consecutive blocks under a scenario, their trials in block order
+    (see the module docstring); each block draws from its own streams, so a block's
+    patients do not depend on the blocks drawn with it.
 
     Parameters
     ----------
     seed : int
         The run's root seed.
-    block : Block
+    blocks : list of Block
     truth : ScenarioArrays
     pages : int
         Pages of :data:`PAGE` screened patients drawn per trial; each page has its own
@@ -371,20 +380,31 @@ def draw_block(
     window : float
         DLT window in days.
     """
-    size = block.size
-    gaps, pattern_u = [], []
-    for page in range(pages):
-        rng = stream(seed, block.index, _FIRST_PAGE + page)
-        gaps.append(rng.standard_exponential((size, PAGE), dtype=np.float32))
-        pattern_u.append(rng.random((size, PAGE), dtype=np.float32))
-    arm_raw = _raw(stream(seed, block.index, _PATIENTS), slots, (size, truth.arms))
-    expansion_raw = _raw(stream(seed, block.index, _EXPANSION), expansion_slots, (size, 1))
+    trials = sum(block.size for block in blocks)
+    gaps = np.empty((trials, pages * PAGE), dtype=np.float32)
+    pattern_u = np.empty_like(gaps)
+
+    def latents(count: int, arms: int) -> dict[str, np.ndarray]:
+        return {name: np.empty((trials, arms, count), dtype=np.float32) for name in _SLOT_LATENTS}
+
+    arm_raw = latents(slots, truth.arms)
+    expansion_raw = latents(expansion_slots, 1)
+    offset = 0
+    for block in blocks:
+        rows = slice(offset, offset + block.size)
+        offset += block.size
+        for page in range(pages):
+            rng = stream(seed, block.index, _FIRST_PAGE + page)
+            columns = slice(page * PAGE, (page + 1) * PAGE)
+            gaps[rows, columns] = rng.standard_exponential((block.size, PAGE), dtype=np.float32)
+            pattern_u[rows, columns] = rng.random((block.size, PAGE), dtype=np.float32)
+        _raw_into(stream(seed, block.index, _PATIENTS), arm_raw, rows)
+        _raw_into(stream(seed, block.index, _EXPANSION), expansion_raw, rows)
     cumulative = np.cumsum(truth.pattern_probability)[:-1].astype(np.float32)
-    uniform = np.concatenate(pattern_u, axis=1)
-    pattern = np.zeros(uniform.shape, dtype=np.uint8)
+    pattern = np.zeros(pattern_u.shape, dtype=np.uint8)
     for cut in cumulative:
-        pattern += (uniform >= cut).view(np.uint8)
-    arrival = np.cumsum(np.concatenate(gaps, axis=1), axis=1, dtype=np.float64)
+        pattern += (pattern_u >= cut).view(np.uint8)
+    arrival = np.cumsum(gaps, axis=1, dtype=np.float64)
     arrival /= truth.screened_per_day
     return BlockPatients(
         arrival=arrival,

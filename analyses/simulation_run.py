@@ -31,7 +31,7 @@ from .protocol import Protocol
 from .simulation_blocks import Block
 from .simulation_expansion import ExpansionOutcomes, simulate_expansion
 from .simulation_interim import ObservedSlots, ResponseTiming, interim_data, select
-from .simulation_latents import BlockPatients, ScenarioArrays, SlotCourses, draw_block
+from .simulation_latents import BlockPatients, ScenarioArrays, draw_blocks
 
 __all__ = [
     "ChunkPatients",
@@ -88,20 +88,16 @@ def draw_chunk(
     slots: int,
     pages: int = 3,
 ) -> ChunkPatients:
-    """Draw every block of a chunk (each from its own seed) and join them."""
-    parts = [
-        draw_block(
-            seed,
-            block,
-            truth,
-            pages=pages,
-            slots=slots,
-            expansion_slots=protocol.expansion.n_max + EXPANSION_SPARE,
-            window=protocol.dlt_window,
-        )
-        for block in blocks
-    ]
-    patients = _join(parts)
+    """Draw the blocks of a chunk (each from its own seed), their trials in block order."""
+    patients = draw_blocks(
+        seed,
+        blocks,
+        truth,
+        pages=pages,
+        slots=slots,
+        expansion_slots=protocol.expansion.n_max + EXPANSION_SPARE,
+        window=protocol.dlt_window,
+    )
     return ChunkPatients(
         blocks=tuple(blocks),
         patients=patients,
@@ -130,35 +126,6 @@ def longer(
     else:
         pages *= 2
     return draw_chunk(protocol, chunk.truth, list(chunk.blocks), seed, count, pages)
-
-
-def _join(parts: list[BlockPatients]) -> BlockPatients:
-    if len(parts) == 1:
-        return parts[0]
-
-    def courses(name: str) -> SlotCourses:
-        items = [getattr(p, name) for p in parts]
-        walk = ArmSlots(
-            **{
-                f: np.concatenate([getattr(c.walk, f) for c in items])
-                for f in ArmSlots.__dataclass_fields__
-            }
-        )
-        return SlotCourses(
-            walk=walk,
-            **{
-                f: np.concatenate([getattr(c, f) for c in items])
-                for f in SlotCourses.__dataclass_fields__
-                if f != "walk"
-            },
-        )
-
-    return BlockPatients(
-        arrival=np.concatenate([p.arrival for p in parts]),
-        eligible=np.concatenate([p.eligible for p in parts]),
-        arms=courses("arms"),
-        expansion=courses("expansion"),
-    )
 
 
 @dataclass(frozen=True, eq=False)

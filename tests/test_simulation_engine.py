@@ -15,7 +15,7 @@ from dartnk.adaptive._count_graph import (
     reads_cohort,
     stored_next_dose,
 )
-from dartnk.adaptive.trial_walk import ArmSlots, walk_phase1
+from dartnk.adaptive.trial_walk import ArmSlots, next_eligible, walk_phase1
 from dartnk.analyses import build_design, default_protocol
 from dartnk.analyses.simulation_draws import LOGIT_LIMIT, beta_draws
 from dartnk.analyses.simulation_interim import _pooled_sd_of_cells
@@ -262,6 +262,21 @@ def test_patients_go_to_the_open_arm_with_the_fewest_and_wait_for_a_full_one():
     )
     first = np.sort(walk.enrol[0][:, 0])
     np.testing.assert_array_equal(first, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 128, 384])
+def test_next_eligible_is_the_first_eligible_patient_at_or_after_each_index(count):
+    rng = np.random.default_rng(count)
+    eligible = rng.integers(0, 8, size=(6, count), dtype=np.uint8)
+    eligible[0] = 0
+    eligible[1] = 0b010
+    table = next_eligible(eligible, 3)
+    assert table.shape == (6, 3, count + 1)
+    for t in range(6):
+        for a in range(3):
+            for k in range(count + 1):
+                after = [j for j in range(k, count) if eligible[t, j] >> a & 1]
+                assert table[t, a, k] == (after[0] if after else count)
 
 
 def test_beta_draws_are_the_beta_quantiles_of_their_uniforms():
