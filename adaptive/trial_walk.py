@@ -81,6 +81,16 @@ first from an arm's first state, each decided where a walk can ask), so that wal
 meet a state not decided yet."""
 
 
+def _across(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+    """``ufunc`` reduced along each row of a 2-D array of a few columns, one column at a
+    time: the same values as ``ufunc.reduce(values, axis=1)``, several times faster for rows
+    of a handful of arms or slots."""
+    out = values[:, 0].copy()
+    for column in range(1, values.shape[1]):
+        ufunc(out, values[:, column], out=out)
+    return out
+
+
 def _count_graph(design: EscalationDesign) -> CountGraph:
     """The count graph of ``design``, made on first use and explored from the state of an
     arm before its first patient (:meth:`CountGraph.explore`)."""
@@ -288,7 +298,7 @@ class _Walk:
         j = j.reshape(rows.size, self.arms)
         self.queue_head[pairs] = j
         j = np.where(open_arm & (j < hi), j, self.k)
-        return j.min(axis=1)
+        return _across(np.minimum, j)
 
     # --- decisions --------------------------------------------------------------------
 
@@ -342,8 +352,8 @@ class _Walk:
         ring = self.ring[pairs]
         member = ring >= 0
         status = self.status_flat[(pairs * self.count)[:, None] + np.maximum(ring, 0)]
-        recent = (member & (status == PENDING)).sum(axis=1)
-        flag = (member & (status == DLT)).any(axis=1)
+        recent = _across(np.add, (member & (status == PENDING)).astype(np.int64))
+        flag = _across(np.logical_or, member & (status == DLT))
         return recent, flag
 
     def _decide(self, rows: np.ndarray) -> None:
@@ -503,7 +513,7 @@ class _Walk:
         self._decide(rows)
         pairs = rows[:, None] * self.arms + self.arm_index
         stopped = self.stopped_flat[pairs]
-        done = stopped.all(axis=1)
+        done = _across(np.logical_and, stopped)
         if done.any():
             finished = rows[done]
             self.finished[finished] = True
@@ -517,16 +527,16 @@ class _Walk:
         reach = open_arm if not self.tite else ~stopped & free
         waiting = np.full(rows.size, self.k, dtype=np.int64)
         coming = np.full(rows.size, self.k, dtype=np.int64)
-        some = np.flatnonzero(reach.any(axis=1))
+        some = np.flatnonzero(_across(np.logical_or, reach))
         if some.size:
             sub = rows[some]
             opened = open_arm[some]
-            check = np.flatnonzero(opened.any(axis=1) & self.queue_check[sub])
+            check = np.flatnonzero(_across(np.logical_or, opened) & self.queue_check[sub])
             if check.size:
                 waiting[some[check]] = self._first_waiting(sub[check], opened[check])
             self.queue_check[sub] = False
             nxt = self.next_flat[pairs[some] * self.row_k + self.hi[sub][:, None]]
-            coming[some] = np.where(reach[some], nxt, self.k).min(axis=1)
+            coming[some] = _across(np.minimum, np.where(reach[some], nxt, self.k))
         arrival_day = self.arrival_flat[rows * self.row_k + coming]
         flat = self.pend_time_trials[rows]
         position = np.argmin(flat, axis=1)
