@@ -550,21 +550,16 @@ class _Walk:
                 f"{int(stuck.sum())} simulated trial(s) ran out of screened patients before "
                 f"Phase 1 ended ({self.k} arrivals drawn per trial)"
             )
-        if queue.any():
-            self._enrol(rows[queue], waiting[queue], open_arm[queue])
-            self.queue_check[rows[queue]] = True
+        self.now[rows[arrive]] = arrival_day[arrive]
+        enrol = queue if self.tite else queue | arrive
+        if enrol.any():
+            patient = np.where(queue, waiting, coming)[enrol]
+            self._enrol(rows[enrol], patient, open_arm[enrol])
+        self.queue_check[rows[queue | arrive if self.tite else queue]] = True
         if resolve.any():
             self._resolve(rows[resolve], position[resolve])
             self.queue_check[rows[resolve]] = True
-        if arrive.any():
-            moving = rows[arrive]
-            self.now[moving] = arrival_day[arrive]
-            if self.tite:
-                self.queue_check[moving] = True
-            else:
-                self._advance(moving)
-                self._enrol(moving, coming[arrive], open_arm[arrive])
-        moved = rows[resolve | arrive] if self.tite else rows[resolve]
+        moved = rows[resolve | arrive]
         if moved.size:
             self._advance(moved)
         return rows
