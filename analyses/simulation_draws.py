@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-__all__ = ["LOGIT_LIMIT", "TABLE_CELLS", "beta_draws", "beta_quantile_table"]
+__all__ = ["LOGIT_LIMIT", "TABLE_CELLS", "beta_draws", "beta_quantile_table", "uniforms"]
 
 TABLE_CELLS = 1024
 LOGIT_LIMIT = 12.0
@@ -32,6 +32,33 @@ _NODES = np.linspace(-LOGIT_LIMIT, LOGIT_LIMIT, TABLE_CELLS + 1)
 _TABLES: dict[tuple[float, float], np.ndarray] = {}
 _BLOCK = 1 << 15
 _TOP = np.nextafter(np.float32(TABLE_CELLS), np.float32(0))
+
+
+_UNIT = np.float32(2.0**-24)
+
+
+def uniforms(rng: np.random.Generator, shape: tuple[int, ...] | None = None, *, out=None):
+    """Single-precision uniforms on [0, 1) on the grid of 2^-24, in C order, into ``out``
+    (C-contiguous float32) or a new array of ``shape``.
+
+    Each 64-bit output of the generator's bit generator gives two, its low 32 bits first:
+    u = floor(w / 2^8) 2^-24 for each 32-bit half w. These are the values (and the state
+    after an even count) of ``rng.random(shape, dtype=np.float32)``, taken from the raw
+    outputs in one pass, at about two thirds of the cost.
+    """
+    if out is None:
+        out = np.empty(shape, dtype=np.float32)
+    if out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array, got {out.dtype}")
+    flat = out.reshape(-1)
+    size = flat.size
+    raw = rng.bit_generator.random_raw((size + 1) // 2)
+    if np.little_endian:
+        halves = raw.view(np.uint32)[:size]
+    else:
+        halves = np.stack([raw & 0xFFFFFFFF, raw >> 32], axis=1).astype(np.uint32).ravel()[:size]
+    np.multiply(np.right_shift(halves, 8), _UNIT, out=flat, casting="unsafe")
+    return out
 
 
 def beta_quantile_table(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -94,7 +121,7 @@ def beta_draws(
         stop = min(start + rows, flat_a.size)
         n = stop - start
         uu, tt, pp, lo, cc = u[:n], t[:n], position[:n], low[:n], cell[:n]
-        rng.random(out=uu, dtype=np.float32)
+        uniforms(rng, out=uu)
         np.subtract(np.float32(1.0), uu, out=tt)
         with np.errstate(divide="ignore"):
             np.divide(uu, tt, out=tt)

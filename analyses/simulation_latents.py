@@ -42,6 +42,7 @@ from dartnk.adaptive.trial_walk import ArmSlots
 from .protocol import Protocol
 from .scenario import Scenario, correlation_matrix
 from .simulation_blocks import Block, block_seed
+from .simulation_draws import uniforms
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -343,9 +344,7 @@ def _raw_into(rng: np.random.Generator, out: dict[str, np.ndarray], rows: slice)
     probability the scenarios give)."""
     first = next(iter(out.values()))
     trials = rows.stop - rows.start
-    uniform = rng.random(
-        (first.shape[2], len(_SLOT_LATENTS), trials, first.shape[1]), dtype=np.float32
-    )
+    uniform = uniforms(rng, (first.shape[2], len(_SLOT_LATENTS), trials, first.shape[1]))
     for k, name in enumerate(_SLOT_LATENTS):
         out[name][rows] = np.moveaxis(uniform[:, k], 0, -1)
 

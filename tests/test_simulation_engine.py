@@ -2,6 +2,8 @@
 designs' own decide on random states; the calendar walk's rules of enrolment; the interim
 posteriors against closed forms."""
 
+import types
+
 import numpy as np
 import pytest
 from scipy.special import betaincinv
@@ -17,7 +19,7 @@ from dartnk.adaptive._count_graph import (
 )
 from dartnk.adaptive.trial_walk import ArmSlots, next_eligible, walk_phase1
 from dartnk.analyses import build_design, default_protocol
-from dartnk.analyses.simulation_draws import LOGIT_LIMIT, beta_draws
+from dartnk.analyses.simulation_draws import LOGIT_LIMIT, beta_draws, uniforms
 from dartnk.analyses.simulation_interim import _pooled_sd_of_cells
 
 PROTOCOL = default_protocol()
@@ -279,6 +281,20 @@ def test_next_eligible_is_the_first_eligible_patient_at_or_after_each_index(coun
                 assert table[t, a, k] == (after[0] if after else count)
 
 
+@pytest.mark.parametrize("shape", [(1,), (7,), (4, 256), (3, 5, 2)])
+def test_uniforms_are_the_generators_single_precision_uniforms(shape):
+    ours, numpys = np.random.default_rng(3), np.random.default_rng(3)
+    values = uniforms(ours, shape)
+    expected = numpys.random(shape, dtype=np.float32)
+    np.testing.assert_array_equal(values, expected)
+    assert values.dtype == np.float32 and values.min() >= 0 and values.max() < 1
+    if values.size % 2 == 0:
+        np.testing.assert_array_equal(ours.random(9), numpys.random(9))
+    out = np.empty((2, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        uniforms(ours, out=out[:, :2])
+
+
 def test_beta_draws_are_the_beta_quantiles_of_their_uniforms():
     """Each draw is the Beta quantile (SciPy's betaincinv, double precision) of the
     generator's next single-precision uniform, within 2e-5 over the simulation's range of
@@ -294,13 +310,20 @@ def test_beta_draws_are_the_beta_quantiles_of_their_uniforms():
 
 
 class _FixedUniforms:
-    """A generator stand-in whose uniforms are given, row by row."""
+    """A generator stand-in whose uniforms are given (on the grid of 2^-24): its bit
+    generator's raw outputs are the 64-bit words whose 32-bit halves give them."""
 
     def __init__(self, u):
-        self.u = u
+        words = (np.round(np.ravel(u).astype(float) * 2**24).astype(np.uint64)) << np.uint64(8)
+        if words.size % 2:
+            words = np.append(words, np.uint64(0))
+        raw = words[0::2] | (words[1::2] << np.uint64(32))
+        self.bit_generator = types.SimpleNamespace(random_raw=lambda n: raw[:n])
 
-    def random(self, out, dtype):
-        out[...] = self.u[: out.shape[0]]
+
+def _on_grid(u):
+    """Uniforms rounded to the grid of 2^-24, below 1."""
+    return np.minimum(np.round(np.asarray(u, dtype=float) * 2**24), 2**24 - 1) / 2**24
 
 
 def test_beta_draws_are_the_beta_quantiles_up_to_the_edges_of_the_table():
@@ -315,7 +338,7 @@ def test_beta_draws_are_the_beta_quantiles_up_to_the_edges_of_the_table():
             [LOGIT_LIMIT + 0.5, -LOGIT_LIMIT - 0.5],
         ]
     )
-    u = (1.0 / (1.0 + np.exp(-t))).astype(np.float32)
+    u = _on_grid(1.0 / (1.0 + np.exp(-t))).astype(np.float32)
     for a, b in [(0.5, 0.5), (0.5, 60.0), (60.0, 0.5), (3.0, 13.0), (60.0, 60.0), (1.0, 41.5)]:
         draws = beta_draws(_FixedUniforms(u[None, :]), np.array([a]), np.array([b]), u.size)
         exact = betaincinv(a, b, u.astype(float))
