@@ -469,7 +469,8 @@ class _Walk:
         place = pair * self.capacity + free
         self.pend_slot_flat[place] = slot
         self.pend_time_flat[place] = resolve
-        self.pend_flat[pair * self.doses + dose] += 1
+        if self.graph is None:
+            self.pend_flat[pair * self.doses + dose] += 1
         self.pending_count[pair] += 1
         self.enrolled_flat[pair] += 1
         rebuild = None if self.ring is None else self._ring_enrol(pair, slot, dose)
@@ -491,10 +492,11 @@ class _Walk:
         outcome = self.outcome_flat[at]
         self.now[rows] = self.pend_time_flat[place]
         evaluable = outcome != NOT_EVALUABLE
-        per_dose = pair * self.doses + dose
-        self.n_flat[per_dose] += evaluable
-        self.y_flat[per_dose] += outcome == DLT
-        self.pend_flat[per_dose] -= 1
+        if self.graph is None:
+            per_dose = pair * self.doses + dose
+            self.n_flat[per_dose] += evaluable
+            self.y_flat[per_dose] += outcome == DLT
+            self.pend_flat[per_dose] -= 1
         self.pending_count[pair] -= 1
         self.status_flat[at] = np.where(
             outcome == DLT, DLT, np.where(evaluable, NO_DLT, NOT_EVALUABLE)
@@ -565,6 +567,12 @@ class _Walk:
         return rows
 
     def result(self) -> Phase1Walk:
+        """The walk's arrays; a design with a count graph keeps its counts in the arms'
+        nodes only, so they are read from there."""
+        n, y = self.n, self.y
+        if self.graph is not None:
+            n = self.graph.n[self.node].astype(np.int64).reshape(n.shape)
+            y = self.graph.y[self.node].astype(np.int64).reshape(y.shape)
         return Phase1Walk(
             level=self.level,
             enrol=self.enrol,
@@ -572,8 +580,8 @@ class _Walk:
             resolve=self.resolve,
             outcome=self.outcome,
             enrolled=self.enrolled,
-            n=self.n,
-            y=self.y,
+            n=n,
+            y=y,
             mtd=self.mtd,
             stop_day=self.stop_day,
             stop_rule=self.stop_rule,

@@ -155,10 +155,12 @@ def trial_values(
     has = ~np.isnan(mtd)
     code = np.where(has, mtd, doses).astype(np.int64)
     one_hot = code[..., None] == np.arange(doses)
-    level = phase1.level.astype(np.int64)
-    at = level[..., None] == np.arange(doses)
-    patients = at.sum(axis=2)
-    dlts = (at & (phase1.outcome == DLT)[..., None]).sum(axis=2)
+    place = np.flatnonzero(phase1.level.reshape(-1) >= 0)
+    cell = place // phase1.level.shape[2] * doses + phase1.level.reshape(-1)[place]
+    cells = trials * arms * doses
+    patients = np.bincount(cell, minlength=cells).reshape(trials, arms, doses)
+    dlt = phase1.outcome.reshape(-1)[place] == DLT
+    dlts = np.bincount(cell[dlt], minlength=cells).reshape(trials, arms, doses)
     above = np.arange(doses)[None, :] > truth.mtd[:, None]
     true_code = np.where(truth.mtd >= 0, truth.mtd, doses)
     stop = rule_index[np.maximum(phase1.stop_rule, 0)]
