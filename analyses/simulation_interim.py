@@ -48,7 +48,7 @@ from dartnk.adaptive.trial_walk import DLT, ArmSlots, Phase1Walk
 
 from .protocol import Protocol
 from .simulation_blocks import Block
-from .simulation_draws import beta_draws
+from .simulation_draws import beta_draws, normal_draws
 from .simulation_latents import ScenarioArrays, SlotCourses, kinetics_deviate, stream
 
 __all__ = [
@@ -317,7 +317,7 @@ def _block_draws(
         beta_draws(rng, a, b, draws, out=out[name])
     mean, sd = (values[trials] for values in data.kinetics)
     kinetics = out["kinetics"]
-    rng.standard_normal(out=kinetics, dtype=np.float32)
+    normal_draws(rng, out=kinetics)
     kinetics *= sd[..., None].astype(np.float32)
     kinetics += mean[..., None].astype(np.float32)
     out["safety"][~data.available[trials]] = np.nan

@@ -19,7 +19,7 @@ from dartnk.adaptive._count_graph import (
 )
 from dartnk.adaptive.trial_walk import ArmSlots, next_eligible, walk_phase1
 from dartnk.analyses import build_design, default_protocol
-from dartnk.analyses.simulation_draws import LOGIT_LIMIT, beta_draws, uniforms
+from dartnk.analyses.simulation_draws import LOGIT_LIMIT, beta_draws, normal_draws, uniforms
 from dartnk.analyses.simulation_interim import _pooled_sd_of_cells
 
 PROTOCOL = default_protocol()
@@ -355,6 +355,20 @@ def test_beta_draws_follow_their_distribution_and_fill_out_in_place():
         assert result.pvalue > 1e-4
     with pytest.raises(ValueError, match="float32"):
         beta_draws(np.random.default_rng(4), a, b, 10, out=np.empty((2, 2, 10)))
+
+
+def test_normal_draws_are_independent_standard_normals_in_every_piece():
+    out = np.empty((3, 70_001), dtype=np.float32)
+    assert normal_draws(np.random.default_rng(8), out=out) is out
+    draws = out.ravel().astype(float)
+    assert kstest(draws, "norm").pvalue > 1e-4
+    piece = draws[: 1 << 16]
+    cosine, sine = piece[: 1 << 15], piece[1 << 15 :]
+    assert abs(np.corrcoef(cosine, sine)[0, 1]) < 4 / np.sqrt(cosine.size)
+    assert abs(np.corrcoef(cosine**2, sine**2)[0, 1]) < 4 / np.sqrt(cosine.size)
+    assert kstest(draws[-1001:], "norm").pvalue > 1e-4
+    with pytest.raises(ValueError, match="float32"):
+        normal_draws(np.random.default_rng(8), out=np.empty(4))
 
 
 def test_the_pooled_within_dose_sd_is_that_of_the_groups_taken_one_by_one():
