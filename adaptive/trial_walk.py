@@ -187,7 +187,7 @@ class _Walk:
         self.lo = np.zeros(trials, dtype=np.int64)
         self.queue_check = np.ones(trials, dtype=bool)
         self.queue_head = np.zeros(trials * arms, dtype=np.int64)
-        self._advance(np.arange(trials))
+        self._arrived(np.arange(trials))
 
     def _views(self) -> None:
         """Flat views of the arrays, indexed by (trial, arm) = t * arms + a and by
@@ -250,27 +250,31 @@ class _Walk:
 
     # --- arrivals ---------------------------------------------------------------------
 
-    def _advance(self, rows: np.ndarray) -> None:
-        """Move ``hi`` past arrivals up to now and ``lo`` past arrivals too old to wait:
-        one arrival for every row, then, for the rows that moved, 4 and then 16 at a
-        time."""
+    def _advance(
+        self, rows: np.ndarray, pointer: np.ndarray, limit: np.ndarray, strict: bool
+    ) -> None:
+        """Move ``pointer`` of each of ``rows`` past the arrivals at or before ``limit``
+        (before it, when ``strict``): one arrival for every row, then, for the rows that
+        moved, 4 and then 16 at a time."""
         base = rows * self.row_k
-        now = self.now[rows]
-        for pointer, limit, strict in ((self.hi, now, False), (self.lo, now - self.max_wait, True)):
-            nxt = self.arrival_flat[base + pointer[rows]]
-            moving = np.flatnonzero(nxt < limit if strict else nxt <= limit)
-            width = 4
-            while moving.size:
-                at = rows[moving]
-                ahead = pointer[at][:, None] + np.arange(width)
-                probe = self.arrival_flat[base[moving][:, None] + np.minimum(ahead, self.k)]
-                bound = limit[moving, None]
-                passed = (probe < bound) if strict else (probe <= bound)
-                passed &= ahead < self.k
-                count = passed.sum(axis=1)
-                pointer[at] += count
-                moving = moving[count == width]
-                width = 16
+        nxt = self.arrival_flat[base + pointer[rows]]
+        moving = np.flatnonzero(nxt < limit if strict else nxt <= limit)
+        width = 4
+        while moving.size:
+            at = rows[moving]
+            ahead = pointer[at][:, None] + np.arange(width)
+            probe = self.arrival_flat[base[moving][:, None] + np.minimum(ahead, self.k)]
+            bound = limit[moving, None]
+            passed = (probe < bound) if strict else (probe <= bound)
+            passed &= ahead < self.k
+            count = passed.sum(axis=1)
+            pointer[at] += count
+            moving = moving[count == width]
+            width = 16
+
+    def _arrived(self, rows: np.ndarray) -> None:
+        """Move ``hi`` past the arrivals up to now."""
+        self._advance(rows, self.hi, self.now[rows], False)
 
     def _first_waiting(self, rows: np.ndarray, open_arm: np.ndarray) -> np.ndarray:
         """The first waiting patient (arrived, not enrolled, not too old) eligible for an
@@ -282,6 +286,7 @@ class _Walk:
         pairs = rows[:, None] * self.arms + self.arm_index
         base = pairs * self.row_k
         hi = self.hi[rows][:, None]
+        self._advance(rows, self.lo, self.now[rows] - self.max_wait, True)
         start = np.maximum(self.queue_head[pairs], self.lo[rows][:, None])
         j = self.next_flat[base + start].astype(np.int64)
         consumed_base = (rows * self.row_k)[:, None]
@@ -561,9 +566,12 @@ class _Walk:
         if resolve.any():
             self._resolve(rows[resolve], position[resolve])
             self.queue_check[rows[resolve]] = True
+        if arrive.any():
+            moving = rows[arrive]
+            self.hi[moving] = np.maximum(self.hi[moving], coming[arrive] + 1)
         moved = rows[resolve | arrive]
         if moved.size:
-            self._advance(moved)
+            self._arrived(moved)
         return rows
 
     def result(self) -> Phase1Walk:
