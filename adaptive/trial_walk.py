@@ -184,7 +184,6 @@ class _Walk:
             if start is not None:
                 self._rebuild_ring(np.arange(trials * arms))
         self.hi = np.zeros(trials, dtype=np.int64)
-        self.lo = np.zeros(trials, dtype=np.int64)
         self.queue_check = np.ones(trials, dtype=bool)
         self.queue_head = np.zeros(trials * arms, dtype=np.int64)
         self._arrived(np.arange(trials))
@@ -280,26 +279,27 @@ class _Walk:
         """The first waiting patient (arrived, not enrolled, not too old) eligible for an
         open arm, per row; ``K`` for none.
 
-        The first patient at or after ``lo`` eligible for an arm and not enrolled can only
-        move later (``lo`` grows, patients are only ever enrolled), so each arm keeps it
-        (``queue_head``) and the search resumes from there."""
+        The first patient eligible for an arm, not enrolled and not too old can only move
+        later (patients are only ever enrolled, and grow older), so each arm keeps it
+        (``queue_head``) and the search resumes from there, skipping the patients enrolled
+        or arrived before now - ``max_wait``."""
         pairs = rows[:, None] * self.arms + self.arm_index
         base = pairs * self.row_k
         hi = self.hi[rows][:, None]
-        self._advance(rows, self.lo, self.now[rows] - self.max_wait, True)
-        start = np.maximum(self.queue_head[pairs], self.lo[rows][:, None])
-        j = self.next_flat[base + start].astype(np.int64)
-        consumed_base = (rows * self.row_k)[:, None]
-        taken = np.flatnonzero((self.consumed_flat[consumed_base + j] & (j < self.k)).ravel())
-        j = j.ravel()
+        row_base = np.repeat(rows * self.row_k, self.arms)
+        oldest = np.repeat(self.now[rows] - self.max_wait, self.arms)
         flat_base = base.ravel()
-        flat_consumed = np.repeat(rows * self.row_k, self.arms)
+        j = self.next_flat[flat_base + self.queue_head[pairs].ravel()].astype(np.int64)
+        at = row_base + j
+        gone = self.consumed_flat[at] | (self.arrival_flat[at] < oldest)
+        taken = np.flatnonzero(gone & (j < self.k))
         for _ in range(self.k + 1):
             if taken.size == 0:
                 break
             j[taken] = self.next_flat[flat_base[taken] + np.minimum(j[taken] + 1, self.k)]
-            still = self.consumed_flat[flat_consumed[taken] + j[taken]] & (j[taken] < self.k)
-            taken = taken[still]
+            at = row_base[taken] + j[taken]
+            gone = self.consumed_flat[at] | (self.arrival_flat[at] < oldest[taken])
+            taken = taken[gone & (j[taken] < self.k)]
         j = j.reshape(rows.size, self.arms)
         self.queue_head[pairs] = j
         j = np.where(open_arm & (j < hi), j, self.k)
