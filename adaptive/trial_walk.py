@@ -369,7 +369,6 @@ class _Walk:
         an outcome changes its data again."""
         pairs = (rows[:, None] * self.arms + self.arm_index).reshape(-1)
         need = self.dirty_flat[pairs] & ~self.stopped_flat[pairs]
-        now = np.repeat(self.now[rows], self.arms)
         count = self.pending_count[pairs]
         if not self.tite:
             need &= count < self.cohort
@@ -378,21 +377,21 @@ class _Walk:
                 ~self.stopped_flat[pairs]
                 & (count > 0)
                 & (count < self.cohort)
-                & (self.decided_at_flat[pairs] < now)
+                & (self.decided_at_flat[pairs] < np.repeat(self.now[rows], self.arms))
             )
         chosen = pairs[need]
         if chosen.size == 0:
             return
-        now = now[need]
+        now = self.now[chosen // self.arms]
         if self.tite:
             n, y = self.n_rows[chosen], self.y_rows[chosen]
             decision = self._decide_tite(chosen, n, y, self.current_flat[chosen], now)
+            self.decided_at_flat[chosen] = now
         else:
             cohort = self._recent_cohort(chosen) if self.graph.cohort else ()
             decision = self.graph.decisions(self.node[chosen], *cohort)
         self.next_dose_flat[chosen] = decision.next_dose
         self.dirty_flat[chosen] = False
-        self.decided_at_flat[chosen] = now
         stop = decision.stop
         if stop.any():
             stopping = chosen[stop]
