@@ -17,8 +17,9 @@ states; a long run reuses it as these repeats do). Lines and their goals:
 
 The whole-trial lines are also run with 64 posterior draws, to show the share of the
 interim selection. The last lines time the same whole-trial run in this process and on a
-local Dask cluster of two worker processes (each chunk of 5,000 trials a task), each
-warmed up first, and print the speed-up; it is bounded by the cores free on the machine.
+local Dask cluster of two worker processes (each chunk of 5,000 trials a task; the cluster
+of ``dartnk simulate --workers``), each warmed up first, and print the speed-up; it is
+bounded by the cores free on the machine.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from collections.abc import Callable  # noqa: E402
 
 from dartnk.adaptive import BOIN, CRM  # noqa: E402
 from dartnk.analyses import build_design, default_protocol, simulate_arm  # noqa: E402
-from dartnk.analyses.simulation import simulate_trials  # noqa: E402
+from dartnk.analyses.simulation import local_cluster, simulate_trials  # noqa: E402
 
 GOALS = {
     "single-arm BOIN": 1_000_000,
@@ -118,12 +119,8 @@ def main() -> None:
         whole(f"Phase 1/2 {name}, 64 draws", name, 20_000, draws=64)
     speedup = None
     if not options.skip_workers:
-        from dask.distributed import LocalCluster
-
         one = whole("Phase 1/2 BOIN, this process", "BOIN", 40_000)
-        with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster:
+        with local_cluster(2) as cluster:
             two = whole(
                 "Phase 1/2 BOIN, 2 Dask workers",
                 "BOIN",

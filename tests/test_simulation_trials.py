@@ -149,6 +149,23 @@ def test_results_identical_for_one_and_two_workers(reference_run):
     assert runs[0].attrs["content_hash"] == reference_run.attrs["content_hash"]
 
 
+def _worker_environment() -> tuple[str | None, str | None]:
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")
+
+
+@pytest.mark.slow
+def test_local_workers_run_with_one_thread_and_glibcs_own_trim_threshold():
+    from dask.distributed import Client
+
+    from dartnk.analyses.simulation import local_cluster
+
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        environments = list(client.run(_worker_environment).values())
+    assert environments == [(None, "1")]
+
+
 def test_trials_do_not_depend_on_the_number_of_trials():
     kept = [
         simulate_trials(
