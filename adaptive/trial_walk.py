@@ -249,31 +249,22 @@ class _Walk:
 
     # --- arrivals ---------------------------------------------------------------------
 
-    def _advance(
-        self, rows: np.ndarray, pointer: np.ndarray, limit: np.ndarray, strict: bool
-    ) -> None:
-        """Move ``pointer`` of each of ``rows`` past the arrivals at or before ``limit``
-        (before it, when ``strict``): one arrival for every row, then, for the rows that
-        moved, 4 and then 16 at a time."""
+    def _arrived(self, rows: np.ndarray) -> None:
+        """Move ``hi`` of each of ``rows`` past the arrivals up to now: one arrival for
+        every row, then, for the rows that moved, 4 and then 16 at a time."""
         base = rows * self.row_k
-        nxt = self.arrival_flat[base + pointer[rows]]
-        moving = np.flatnonzero(nxt < limit if strict else nxt <= limit)
+        now = self.now[rows]
+        moving = np.flatnonzero(self.arrival_flat[base + self.hi[rows]] <= now)
         width = 4
         while moving.size:
             at = rows[moving]
-            ahead = pointer[at][:, None] + np.arange(width)
+            ahead = self.hi[at][:, None] + np.arange(width)
             probe = self.arrival_flat[base[moving][:, None] + np.minimum(ahead, self.k)]
-            bound = limit[moving, None]
-            passed = (probe < bound) if strict else (probe <= bound)
-            passed &= ahead < self.k
+            passed = (probe <= now[moving, None]) & (ahead < self.k)
             count = passed.sum(axis=1)
-            pointer[at] += count
+            self.hi[at] += count
             moving = moving[count == width]
             width = 16
-
-    def _arrived(self, rows: np.ndarray) -> None:
-        """Move ``hi`` past the arrivals up to now."""
-        self._advance(rows, self.hi, self.now[rows], False)
 
     def _first_waiting(self, rows: np.ndarray, open_arm: np.ndarray) -> np.ndarray:
         """The first waiting patient (arrived, not enrolled, not too old) eligible for an
@@ -561,7 +552,8 @@ class _Walk:
         if enrol.any():
             patient = np.where(queue, waiting, coming)[enrol]
             self._enrol(rows[enrol], patient, open_arm[enrol])
-        self.queue_check[rows[queue | arrive if self.tite else queue]] = True
+        recheck = queue | arrive if self.tite else queue
+        self.queue_check[rows[recheck]] = True
         if resolve.any():
             self._resolve(rows[resolve], position[resolve])
             self.queue_check[rows[resolve]] = True

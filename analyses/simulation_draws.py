@@ -53,6 +53,13 @@ _UNIT = np.float32(2.0**-24)
 _PIECE = 1 << 16
 
 
+def _flat_float32(out: np.ndarray) -> np.ndarray:
+    """A flat view of ``out``, which must be a C-contiguous float32 array."""
+    if out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array, got {out.dtype}")
+    return out.reshape(-1)
+
+
 def uniforms(rng: np.random.Generator, shape: tuple[int, ...] | None = None, *, out=None):
     """Single-precision uniforms on [0, 1) on the grid of 2^-24, in C order, into ``out``
     (C-contiguous float32) or a new array of ``shape``.
@@ -65,18 +72,12 @@ def uniforms(rng: np.random.Generator, shape: tuple[int, ...] | None = None, *, 
     """
     if out is None:
         out = np.empty(shape, dtype=np.float32)
-    if out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous float32 array, got {out.dtype}")
-    flat = out.reshape(-1)
+    flat = _flat_float32(out)
     for start in range(0, flat.size, _PIECE):
         piece = flat[start : start + _PIECE]
         size = piece.size
         raw = rng.bit_generator.random_raw((size + 1) // 2)
-        if np.little_endian:
-            halves = raw.view(np.uint32)[:size]
-        else:
-            halves = np.stack([raw & 0xFFFFFFFF, raw >> 32], axis=1).astype(np.uint32)
-            halves = halves.ravel()[:size]
+        halves = raw.astype("<u8", copy=False).view("<u4")[:size]
         np.multiply(np.right_shift(halves, 8), _UNIT, out=piece, casting="unsafe")
     return out
 
@@ -86,9 +87,7 @@ def normal_draws(rng: np.random.Generator, *, out: np.ndarray) -> np.ndarray:
     transform (see the module docstring), piece by piece in C order: in each piece of up to
     2^16 entries, the first half are the cosine parts and the second half the sine parts of
     the piece's uniform pairs (the U of every pair drawn before the V)."""
-    if out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous float32 array, got {out.dtype}")
-    flat = out.reshape(-1)
+    flat = _flat_float32(out)
     for start in range(0, flat.size, _PIECE):
         piece = flat[start : start + _PIECE]
         half = (piece.size + 1) // 2
