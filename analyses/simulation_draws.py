@@ -47,8 +47,6 @@ _NODES = np.linspace(-LOGIT_LIMIT, LOGIT_LIMIT, TABLE_CELLS + 1)
 _TABLES: dict[tuple[float, float], np.ndarray] = {}
 _BLOCK = 1 << 15
 _TOP = np.nextafter(np.float32(TABLE_CELLS), np.float32(0))
-
-
 _UNIT = np.float32(2.0**-24)
 _PIECE = 1 << 16
 
@@ -60,7 +58,12 @@ def _flat_float32(out: np.ndarray) -> np.ndarray:
     return out.reshape(-1)
 
 
-def uniforms(rng: np.random.Generator, shape: tuple[int, ...] | None = None, *, out=None):
+def uniforms(
+    rng: np.random.Generator,
+    shape: tuple[int, ...] | None = None,
+    *,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Single-precision uniforms on [0, 1) on the grid of 2^-24, in C order, into ``out``
     (C-contiguous float32) or a new array of ``shape``.
 

@@ -17,7 +17,7 @@ from dartnk.adaptive._count_graph import (
     reads_cohort,
     stored_next_dose,
 )
-from dartnk.adaptive.trial_walk import ArmSlots, next_eligible, walk_phase1
+from dartnk.adaptive.trial_walk import PENDING, ArmSlots, next_eligible, walk_phase1
 from dartnk.analyses import build_design, default_protocol
 from dartnk.analyses.simulation_draws import LOGIT_LIMIT, beta_draws, normal_draws, uniforms
 from dartnk.analyses.simulation_interim import _pooled_sd_of_cells
@@ -176,7 +176,7 @@ def _check_cohort_registers(monkeypatch):
         if self.ring is not None and rows.size:
             pairs = (rows[:, None] * self.arms + self.arm_index).reshape(-1)
             in_cohort, flag = self._cohort(pairs, self.current_flat[pairs])
-            pending = (in_cohort & (self.status_rows[pairs] == 1)).sum(axis=1)
+            pending = (in_cohort & (self.status_rows[pairs] == PENDING)).sum(axis=1)
             recent, kept_flag = self._recent_cohort(pairs)
             np.testing.assert_array_equal(recent, pending)
             np.testing.assert_array_equal(kept_flag, flag)
